@@ -1,0 +1,2 @@
+export * from './secure-io.adapter.js';
+export { SecureServer } from './secure-server.js';

@@ -1,0 +1,96 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
+import type { ConnectionSession } from '../connections/connection-session.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException, type SecurityErrorBody } from '../exceptions/ws-security.exception.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { HandshakePipeline } from './handshake.pipeline.js';
+
+type Ack = (body: unknown) => void;
+type SocketEvent = [string, ...unknown[]];
+
+/**
+ * What runs on every incoming event of an authenticated socket, before any handler, in order:
+ *  1. the session is still open (a closed or banned session handles nothing);
+ *  2. the token has not expired (plus grace): otherwise `TOKEN_EXPIRED` and the socket closes;
+ *  3. the refresh event is answered here, by the library, on every namespace;
+ *  4. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
+ */
+@Injectable()
+export class MessagePipeline {
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    private readonly lifecycle: ConnectionLifecycle,
+    private readonly handshake: HandshakePipeline,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  install(session: ConnectionSession): void {
+    session.socket.use((event, next) => this.onEvent(session, event as SocketEvent, next));
+  }
+
+  private onEvent(session: ConnectionSession, event: SocketEvent, next: (err?: Error) => void): void {
+    const ack = ackOf(event);
+    if (session.state !== 'open') {
+      reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.UNAUTHORIZED).getBody());
+      return;
+    }
+    if (this.lifecycle.isExpired(session)) {
+      reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED).getBody());
+      const { userId, tenantId } = session.principal;
+      this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: session.socket.nsp.name, event: eventName(event) });
+      this.lifecycle.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
+      return;
+    }
+    if (event[0] === this.options.tokens.refreshEvent) {
+      void this.refresh(session, event[1], ack);
+      return;
+    }
+    next();
+  }
+
+  private async refresh(session: ConnectionSession, payload: unknown, ack: Ack | undefined): Promise<void> {
+    const token = payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as { token?: unknown }).token : undefined;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
+      reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, {
+        fields: [{ path: 'token', constraints: ['isJwt'] }],
+      }).getBody());
+      return;
+    }
+    try {
+      const { principal, override } = await this.handshake.authenticateToken(session.socket, token);
+      const current = session.tokenPrincipal;
+      if (principal.userId !== current.userId || principal.tenantId !== current.tenantId) {
+        throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED, { message: 'Token is for another subject' });
+      }
+      if (session.state !== 'open') return;
+      this.lifecycle.refresh(session, principal, override);
+      reply(session.socket, ack, { ok: true, expiresAt: principal.expiresAt });
+    } catch (error) {
+      const code = error instanceof WsSecurityException ? error.code : SecurityErrorCode.SERVICE_UNAVAILABLE;
+      const { userId, tenantId } = session.principal;
+      this.events.emit({ kind: code === SecurityErrorCode.BANNED ? 'banned' : 'handshake_refused', code, userId, tenantId, namespace: session.socket.nsp.name, event: this.options.tokens.refreshEvent });
+      const body = error instanceof WsSecurityException ? error.getBody() : new WsSecurityException(code).getBody();
+      reply(session.socket, ack, body);
+      if (code === SecurityErrorCode.BANNED) this.lifecycle.terminate(session, code);
+    }
+  }
+}
+
+function ackOf(event: SocketEvent): Ack | undefined {
+  const last = event[event.length - 1];
+  return typeof last === 'function' ? (last as Ack) : undefined;
+}
+
+function eventName(event: SocketEvent): string | undefined {
+  return typeof event[0] === 'string' ? event[0] : undefined;
+}
+
+/** Answers through the ack when the client asked for one, else as an `exception` event. */
+export function reply(socket: Socket, ack: Ack | undefined, body: SecurityErrorBody | Record<string, unknown>): void {
+  if (ack !== undefined) ack(body);
+  else if ('error' in body) socket.emit('exception', body);
+}

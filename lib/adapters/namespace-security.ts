@@ -1,0 +1,65 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Namespace, ServerOptions, Socket } from 'socket.io';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { HandshakePipeline, type EngineGate, type NamespaceMiddleware } from './handshake.pipeline.js';
+import { MessagePipeline } from './message.pipeline.js';
+
+const secured = new WeakSet<Namespace>();
+
+/** Puts the handshake and message pipelines on namespaces, and the safe settings on servers. */
+@Injectable()
+export class NamespaceSecurity {
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    private readonly handshake: HandshakePipeline,
+    private readonly messages: MessagePipeline,
+    private readonly lifecycle: ConnectionLifecycle,
+  ) {}
+
+  /**
+   * Makes the handshake pipeline the first middleware of `nsp` (the app's later `use()` calls
+   * run inside it, before the slot is taken) and opens sessions on `connection`. Dynamic child
+   * namespaces inherit both from their parent. Idempotent.
+   */
+  secure(nsp: Namespace): void {
+    if (secured.has(nsp)) return;
+    secured.add(nsp);
+    const appMiddlewares: NamespaceMiddleware[] = [];
+    nsp.use(this.handshake.middleware(appMiddlewares));
+    nsp.use = (fn: NamespaceMiddleware) => {
+      appMiddlewares.push(fn);
+      return nsp;
+    };
+    nsp.on('connection', (socket: Socket) => {
+      const session = this.lifecycle.open(socket);
+      if (session === undefined) socket.disconnect(true);
+      else this.messages.install(session);
+    });
+  }
+
+  /** Gateway options with the library's limits applied on top; a gateway may tighten, not loosen. */
+  serverOptions(gateway: Partial<ServerOptions> = {}): Partial<ServerOptions> {
+    const t = this.options.transport;
+    const recovery = gateway.connectionStateRecovery;
+    const appGate = gateway.allowRequest;
+    const gate: EngineGate = appGate === undefined
+      ? this.handshake.engineGate
+      : (req, callback) => this.handshake.engineGate(req, (err, ok) => (ok ? appGate(req, callback) : callback(err, ok)));
+    const allowed = [...this.options.origins.allowed];
+    return {
+      ...gateway,
+      maxHttpBufferSize: Math.min(gateway.maxHttpBufferSize ?? Infinity, t.maxMessageBytes),
+      connectTimeout: Math.min(gateway.connectTimeout ?? Infinity, t.connectTimeoutMs),
+      pingInterval: t.pingIntervalMs,
+      pingTimeout: t.pingTimeoutMs,
+      perMessageDeflate: t.perMessageDeflate ? { threshold: 1024 } : false,
+      allowEIO3: false,
+      allowRequest: gate,
+      cors: gateway.cors ?? (allowed.length > 0 ? { origin: allowed, credentials: true } : undefined),
+      // Recovery must never skip authentication.
+      ...(recovery !== undefined ? { connectionStateRecovery: { ...recovery, skipMiddlewares: false } } : {}),
+    };
+  }
+}

@@ -1,0 +1,2 @@
+export * from './jwt.authenticator.js';
+export { OriginPolicy, normalizeOrigin } from './origin.policy.js';

@@ -1,0 +1,66 @@
+import { JwtService } from '@nestjs/jwt';
+import type { AuthenticationRequest, RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+
+const MAX_CLAIM_LENGTH = 256;
+const MAX_PERMISSIONS = 512;
+
+type JwtConfig = NonNullable<ResolvedRealtimeSecurityOptions['jwt']>;
+
+function boundedString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_CLAIM_LENGTH;
+}
+
+/**
+ * The default authenticator: verifies a JWT with `@nestjs/jwt` using pinned algorithms, a
+ * required `exp`, optional `iss`/`aud` and a bounded clock tolerance, then maps its claims.
+ */
+export class JwtAuthenticator implements RealtimeAuthenticator {
+  private readonly jwt = new JwtService();
+
+  constructor(private readonly config: JwtConfig) {}
+
+  async authenticate(request: AuthenticationRequest): Promise<Principal | null> {
+    return this.verify(request.credential);
+  }
+
+  /** Verifies a token and returns its principal; throws a coded `WsSecurityException` otherwise. */
+  async verify(token: string): Promise<Principal> {
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.jwt.verifyAsync<Record<string, unknown>>(token, {
+        secret: this.config.secret,
+        publicKey: this.config.publicKey,
+        algorithms: [...this.config.algorithms],
+        issuer: this.config.issuer ? [...this.config.issuer] as [string, ...string[]] : undefined,
+        audience: this.config.audience ? [...this.config.audience] as [string, ...string[]] : undefined,
+        clockTolerance: this.config.clockToleranceSeconds,
+      });
+    } catch (error) {
+      const expired = error instanceof Error && error.name === 'TokenExpiredError';
+      throw new WsSecurityException(expired ? SecurityErrorCode.TOKEN_EXPIRED : SecurityErrorCode.UNAUTHORIZED);
+    }
+    return this.toPrincipal(payload);
+  }
+
+  private toPrincipal(payload: Record<string, unknown>): Principal {
+    const { sub, exp, jti } = payload;
+    const tenant = payload[this.config.tenantClaim];
+    const perms = payload[this.config.permissionsClaim] ?? [];
+    const permsValid = Array.isArray(perms) && perms.length <= MAX_PERMISSIONS && perms.every(boundedString);
+    if (!boundedString(sub) || !boundedString(tenant) || typeof exp !== 'number' || !Number.isFinite(exp) || !permsValid) {
+      throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+    }
+    if (jti !== undefined && !boundedString(jti)) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+    return Object.freeze({
+      userId: sub,
+      tenantId: tenant,
+      permissions: Object.freeze([...(perms as string[])]),
+      expiresAt: exp * 1000,
+      ...(jti !== undefined ? { tokenId: jti } : {}),
+    });
+  }
+}

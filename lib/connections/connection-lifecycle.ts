@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Subject, type Observable } from 'rxjs';
+import type { Socket } from 'socket.io';
+import { RESOLVED_OPTIONS, USER_ROOM_PREFIX } from '../constants.js';
+import { HandshakeRefusedError } from '../exceptions/handshake-refused.error.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import { ExpiryScheduler } from '../auth/expiry.scheduler.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { userKey as toUserKey } from '../utils/user-key.js';
+import { ConnectionSession, attachSession, sessionOf, type ConnectionLease } from './connection-session.js';
+
+/** A server-observed change of a user's physical connections. The only input presence has. */
+export interface ConnectionLifecycleEvent {
+  readonly type: 'connected' | 'disconnected';
+  readonly userKey: string;
+  readonly userId: string;
+  readonly tenantId: string;
+  readonly leaseId: string;
+  /** Epoch milliseconds. */
+  readonly at: number;
+}
+
+type EngineConnection = Socket['conn'];
+
+/**
+ * The connection lifecycle, in order: `admit` (handshake, takes the slot) → `open` (the socket
+ * exists) → `close` (every close path ends here, and releases the slot exactly once).
+ */
+@Injectable()
+export class ConnectionLifecycle implements OnModuleDestroy {
+  private readonly logger = new Logger('RealtimeSecurity');
+  private readonly leasesByConn = new WeakMap<EngineConnection, Map<string, ConnectionLease>>();
+  private readonly sessionsByUser = new Map<string, Set<ConnectionSession>>();
+  private readonly expiry = new ExpiryScheduler<ConnectionSession>((session) => this.onExpiryDue(session));
+  private readonly changes = new Subject<ConnectionLifecycleEvent>();
+  private activeLeases = 0;
+
+  /** Physical connections opening and closing, as observed by the server. */
+  readonly changes$: Observable<ConnectionLifecycleEvent> = this.changes.asObservable();
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    @Inject(ConnectionLeaseStore) private readonly leases: ConnectionLeaseStore,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  /** Connections (leases) this process holds now. */
+  get connectionCount(): number {
+    return this.activeLeases;
+  }
+
+  /**
+   * Last handshake step: takes the user's connection slot (shared per physical connection) and
+   * attaches the session. Throws `HandshakeRefusedError` when a ceiling is reached.
+   */
+  async admit(socket: Socket, principal: Principal, permissionOverride: readonly string[] | null): Promise<ConnectionSession> {
+    const key = toUserKey(principal.tenantId, principal.userId);
+    const lease = await this.takeLease(socket.conn, key, principal);
+    const session = new ConnectionSession(socket, principal, lease, permissionOverride);
+    attachSession(socket, session);
+    return session;
+  }
+
+  /** Called once the Socket.IO middleware chain has finished: a session that never opened is closed. */
+  settle(session: ConnectionSession): void {
+    // Socket.IO connects (or drops) the socket on the tick after the chain ends.
+    process.nextTick(() => {
+      if (session.state === 'pending') this.close(session);
+    });
+  }
+
+  /** The socket is connected: index it, schedule its expiry, and watch for its close. */
+  open(socket: Socket): ConnectionSession | undefined {
+    const session = sessionOf(socket);
+    if (session === undefined || session.state !== 'pending') return undefined;
+    session.state = 'open';
+    let set = this.sessionsByUser.get(session.userKey);
+    if (set === undefined) {
+      set = new Set();
+      this.sessionsByUser.set(session.userKey, set);
+    }
+    set.add(session);
+    socket.once('disconnect', () => this.close(session));
+    void socket.join(USER_ROOM_PREFIX + session.userKey);
+    this.scheduleExpiry(session);
+    if (!session.lease.opened) {
+      session.lease.opened = true;
+      this.emitChange('connected', session.lease);
+    }
+    return session;
+  }
+
+  /** Every close path ends here; idempotent. Releases the slot when its last socket closes. */
+  close(session: ConnectionSession): void {
+    if (session.state === 'closed') return;
+    session.state = 'closed';
+    this.expiry.cancel(session);
+    const set = this.sessionsByUser.get(session.userKey);
+    if (set !== undefined) {
+      set.delete(session);
+      if (set.size === 0) this.sessionsByUser.delete(session.userKey);
+    }
+    this.dropLeaseRef(session.socket.conn, session.lease);
+  }
+
+  /** Replaces the principal after an in-band refresh and moves the expiry deadline. */
+  refresh(session: ConnectionSession, principal: Principal, permissionOverride: readonly string[] | null): void {
+    session.tokenPrincipal = principal;
+    session.principal = ConnectionSession.effective(principal, permissionOverride);
+    if (session.state === 'open') this.scheduleExpiry(session);
+  }
+
+  /** Open sessions of a user on this node. */
+  sessionsOf(userKey: string): readonly ConnectionSession[] {
+    return [...(this.sessionsByUser.get(userKey) ?? [])];
+  }
+
+  /** Every open session on this node. */
+  allSessions(): ConnectionSession[] {
+    const all: ConnectionSession[] = [];
+    for (const set of this.sessionsByUser.values()) all.push(...set);
+    return all;
+  }
+
+  /** True when the token of this session is past its expiry plus grace. */
+  isExpired(session: ConnectionSession, now = Date.now()): boolean {
+    return session.principal.expiresAt + this.options.tokens.graceMs <= now;
+  }
+
+  /** Tells the client why (as an `exception` event), then closes its whole connection. */
+  terminate(session: ConnectionSession, code: SecurityErrorCode): void {
+    if (session.state === 'closed') return;
+    const socket = session.socket;
+    if (socket.connected) socket.emit('exception', new WsSecurityException(code).getBody());
+    socket.disconnect(true);
+    this.close(session);
+  }
+
+  onModuleDestroy(): void {
+    this.expiry.clear();
+    this.changes.complete();
+  }
+
+  private scheduleExpiry(session: ConnectionSession): void {
+    this.expiry.schedule(session, session.principal.expiresAt + this.options.tokens.graceMs);
+  }
+
+  private onExpiryDue(session: ConnectionSession): void {
+    if (session.state !== 'open') return;
+    if (!this.isExpired(session)) {
+      this.scheduleExpiry(session);
+      return;
+    }
+    const { userId, tenantId } = session.principal;
+    this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: session.socket.nsp.name });
+    this.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
+  }
+
+  private async takeLease(conn: EngineConnection, key: string, principal: Principal): Promise<ConnectionLease> {
+    let byUser = this.leasesByConn.get(conn);
+    if (byUser === undefined) {
+      byUser = new Map();
+      this.leasesByConn.set(conn, byUser);
+    }
+    const existing = byUser.get(key);
+    if (existing !== undefined && !existing.released) {
+      existing.refs += 1;
+      if (await existing.granted) return existing;
+      existing.refs -= 1;
+      throw new HandshakeRefusedError(SecurityErrorCode.CONNECTION_LIMIT);
+    }
+    if (this.activeLeases >= this.options.connections.maxTotal) {
+      throw new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
+    }
+    this.activeLeases += 1;
+    const id = randomUUID();
+    const granted = this.leases.acquire(key, id, this.options.connections.maxPerUser).catch((error: unknown) => {
+      this.logger.error(`connection lease store failed on acquire: ${describe(error)}`);
+      return null;
+    });
+    const lease: ConnectionLease = {
+      id, userKey: key, userId: principal.userId, tenantId: principal.tenantId,
+      granted: granted.then((ok) => ok === true), refs: 1, opened: false, released: false,
+    };
+    byUser.set(key, lease);
+    const outcome = await granted;
+    if (outcome === true) return lease;
+    lease.released = true;
+    byUser.delete(key);
+    this.activeLeases -= 1;
+    throw new HandshakeRefusedError(outcome === null ? SecurityErrorCode.SERVICE_UNAVAILABLE : SecurityErrorCode.CONNECTION_LIMIT);
+  }
+
+  private dropLeaseRef(conn: EngineConnection, lease: ConnectionLease): void {
+    lease.refs -= 1;
+    if (lease.refs > 0 || lease.released) return;
+    lease.released = true;
+    const byUser = this.leasesByConn.get(conn);
+    if (byUser?.get(lease.userKey) === lease) byUser.delete(lease.userKey);
+    this.activeLeases -= 1;
+    this.leases.release(lease.userKey, lease.id).catch((error: unknown) => {
+      this.logger.error(`connection lease store failed on release: ${describe(error)}`);
+    });
+    if (lease.opened) this.emitChange('disconnected', lease);
+  }
+
+  private emitChange(type: ConnectionLifecycleEvent['type'], lease: ConnectionLease): void {
+    this.changes.next(Object.freeze({ type, userKey: lease.userKey, userId: lease.userId, tenantId: lease.tenantId, leaseId: lease.id, at: Date.now() }));
+  }
+}
+
+/** An error's class and message only: stores may include connection details, never tokens. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'non-error thrown';
+}

@@ -1,0 +1,9 @@
+/** Injection token of the validated, defaulted options. Internal. */
+export const RESOLVED_OPTIONS = Symbol('RealtimeSecurityResolvedOptions');
+
+/** Metadata keys, namespaced so they never collide with an app's own. */
+export const PERMISSION_METADATA = 'realtime-security:permission';
+export const PUBLIC_METADATA = 'realtime-security:public';
+
+/** Room every socket of a user joins; clients can never name it (see `tenantRoom`). */
+export const USER_ROOM_PREFIX = 'rt-user:';

@@ -1,0 +1,108 @@
+import type { Type } from '@nestjs/common';
+import type { RealtimeAuthenticator } from './authenticator.interface.js';
+
+/** JWT algorithms that may be pinned. `none` is deliberately absent. */
+export type JwtAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'PS256' | 'PS384' | 'PS512';
+
+/** How JWTs are verified (through `@nestjs/jwt`). */
+export interface JwtVerificationOptions {
+  /** HMAC key for `HS*` algorithms. One of `secret` or `publicKey` is required. @default undefined */
+  secret?: string | Buffer;
+  /** PEM public key for `RS*`, `ES*`, `PS*` algorithms. @default undefined */
+  publicKey?: string | Buffer;
+  /** The only algorithms accepted; never empty, never `none`. @default ['HS256'] */
+  algorithms?: JwtAlgorithm[];
+  /** Required `iss` claim (one of). @default undefined (not checked) */
+  issuer?: string[];
+  /** Required `aud` claim (one of). @default undefined (not checked) */
+  audience?: string[];
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds (0..300). @default 5 */
+  clockToleranceSeconds?: number;
+  /** Claim that holds the tenant id (required in every token). @default 'tenant' */
+  tenantClaim?: string;
+  /** Claim that holds the permission list. @default 'perms' */
+  permissionsClaim?: string;
+}
+
+/** Which credentials a handshake may carry. */
+export interface CredentialOptions {
+  /** Accept the Socket.IO handshake payload `auth: { token }`. @default true */
+  authPayload?: boolean;
+  /** Accept an `Authorization: Bearer <token>` header on the handshake request. @default true */
+  authorizationHeader?: boolean;
+  /** Accept a cookie of this name (browsers). Needs `origins.allowed`. @default undefined (cookies ignored) */
+  cookieName?: string;
+}
+
+/**
+ * When the Origin header is checked against the allowlist:
+ * - `cookie`: for cookie-authenticated handshakes (the cross-site WebSocket hijacking case);
+ * - `browser`: whenever a handshake carries an Origin header (non-browser clients send none);
+ * - `always`: every handshake must carry an allowed Origin.
+ */
+export type OriginEnforcement = 'cookie' | 'browser' | 'always';
+
+/** The Origin allowlist. */
+export interface OriginOptions {
+  /** Exact origins, `scheme://host[:port]`; no wildcards, no suffix matching. @default [] */
+  allowed?: string[];
+  /** When the allowlist is enforced. @default 'cookie' */
+  enforce?: OriginEnforcement;
+}
+
+/** Token lifetime while connected. */
+export interface TokenLifetimeOptions {
+  /** Seconds a socket may stay open after its token's `exp` (0..300). @default 0 */
+  graceSeconds?: number;
+  /** The event a client emits with `{ token }` to refresh in band. @default 'auth:refresh' */
+  refreshEvent?: string;
+}
+
+/** Connection ceilings, checked at handshake. */
+export interface ConnectionLimitOptions {
+  /** Open connections one user may hold across all namespaces (1..10). @default 5 */
+  maxPerUser?: number;
+  /** Open connections this process accepts in all (1..1,000,000); past it `SERVICE_UNAVAILABLE`. @default 10000 */
+  maxTotal?: number;
+}
+
+/** Socket.IO and Engine.IO settings the adapter applies; gateway options cannot loosen them. */
+export interface TransportOptions {
+  /** Largest message or polling body in bytes; polling over it gets 413, websocket is closed. @default 65536 */
+  maxMessageBytes?: number;
+  /** A client that does not send CONNECT within this many ms is closed. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Engine.IO ping interval in ms. @default 25000 */
+  pingIntervalMs?: number;
+  /** Engine.IO ping timeout in ms. @default 20000 */
+  pingTimeoutMs?: number;
+  /** WebSocket permessage-deflate (off: a compressed bomb cannot bypass the size cap). @default false */
+  perMessageDeflate?: boolean;
+}
+
+/** Everything `RealtimeSecurityModule.forRoot()` accepts. */
+export interface RealtimeSecurityOptions {
+  /** JWT verification. Required unless `authenticator` is given. @default undefined */
+  jwt?: JwtVerificationOptions;
+  /**
+   * A custom authenticator (class, resolved through Nest DI, or instance) used instead of JWT.
+   * @default undefined (the JWT authenticator)
+   */
+  authenticator?: Type<RealtimeAuthenticator> | RealtimeAuthenticator;
+  /** Accepted credential carriers. @default { authPayload: true, authorizationHeader: true } */
+  credentials?: CredentialOptions;
+  /** Origin allowlist and when it applies. @default { allowed: [], enforce: 'cookie' } */
+  origins?: OriginOptions;
+  /** Token expiry while connected and in-band refresh. @default { graceSeconds: 0, refreshEvent: 'auth:refresh' } */
+  tokens?: TokenLifetimeOptions;
+  /** Per-user and per-process connection ceilings. @default { maxPerUser: 5, maxTotal: 10000 } */
+  connections?: ConnectionLimitOptions;
+  /** Transport limits and timeouts. @default see {@link TransportOptions} */
+  transport?: TransportOptions;
+  /** Log security events through Nest's logger. @default true */
+  logSecurityEvents?: boolean;
+}

@@ -1,0 +1,43 @@
+import type { Type } from '@nestjs/common';
+import type { RealtimeAuthenticator } from './authenticator.interface.js';
+import type { JwtAlgorithm, OriginEnforcement } from './realtime-security-options.interface.js';
+
+/** Options after validation, with every default filled in. Internal. */
+export interface ResolvedRealtimeSecurityOptions {
+  readonly jwt: {
+    readonly secret?: string | Buffer;
+    readonly publicKey?: string | Buffer;
+    readonly algorithms: readonly JwtAlgorithm[];
+    readonly issuer?: readonly string[];
+    readonly audience?: readonly string[];
+    readonly clockToleranceSeconds: number;
+    readonly tenantClaim: string;
+    readonly permissionsClaim: string;
+  } | null;
+  readonly authenticator: Type<RealtimeAuthenticator> | RealtimeAuthenticator | null;
+  readonly credentials: {
+    readonly authPayload: boolean;
+    readonly authorizationHeader: boolean;
+    readonly cookieName: string | null;
+  };
+  readonly origins: {
+    readonly allowed: ReadonlySet<string>;
+    readonly enforce: OriginEnforcement;
+  };
+  readonly tokens: {
+    readonly graceMs: number;
+    readonly refreshEvent: string;
+  };
+  readonly connections: {
+    readonly maxPerUser: number;
+    readonly maxTotal: number;
+  };
+  readonly transport: {
+    readonly maxMessageBytes: number;
+    readonly connectTimeoutMs: number;
+    readonly pingIntervalMs: number;
+    readonly pingTimeoutMs: number;
+    readonly perMessageDeflate: boolean;
+  };
+  readonly logSecurityEvents: boolean;
+}

@@ -1,0 +1,169 @@
+import type {
+  JwtAlgorithm,
+  OriginEnforcement,
+  RealtimeSecurityOptions,
+} from '../interfaces/realtime-security-options.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { normalizeOrigin } from '../auth/origin.policy.js';
+import { InvalidRealtimeSecurityOptionsError as Invalid } from './invalid-options.error.js';
+
+const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
+  'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512',
+]);
+const ENFORCEMENTS: ReadonlySet<string> = new Set<OriginEnforcement>(['cookie', 'browser', 'always']);
+const EVENT_NAME = /^[A-Za-z0-9:_.-]{1,64}$/;
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
+
+/** Checks an integer option against an inclusive range, or returns its default. */
+export function intInRange(option: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Invalid(option, `must be an integer from ${min} to ${max}`, `Set it within that range or leave it out for ${fallback}.`);
+  }
+  return value;
+}
+
+function bool(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new Invalid(option, 'must be true or false', `Leave it out for ${fallback}.`);
+  return value;
+}
+
+function stringList(option: string, value: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== 'string' || v.length === 0)) {
+    throw new Invalid(option, 'must be a non-empty array of non-empty strings', 'List the accepted values, or leave it out to skip the check.');
+  }
+  return Object.freeze([...value]);
+}
+
+function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['jwt'] {
+  const jwt = options.jwt;
+  if (jwt === undefined) {
+    if (options.authenticator === undefined) {
+      throw new Invalid('jwt', 'is missing and no `authenticator` is given', 'Pass `jwt: { secret }` (or `publicKey`), or a custom `authenticator`.');
+    }
+    return null;
+  }
+  const algorithms = jwt.algorithms ?? ['HS256'];
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    throw new Invalid('jwt.algorithms', 'is empty', "Pin the algorithms your issuer signs with, e.g. ['HS256'].");
+  }
+  for (const alg of algorithms as string[]) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
+      throw new Invalid('jwt.algorithms', "contains 'none' (unsigned tokens)", "Remove it; pin a signing algorithm such as 'HS256'.");
+    }
+    if (!ALGORITHMS.has(alg)) {
+      throw new Invalid('jwt.algorithms', `contains the unknown algorithm '${String(alg)}'`, `Use some of: ${[...ALGORITHMS].join(', ')}.`);
+    }
+  }
+  const hmac = algorithms.some((a) => a.startsWith('HS'));
+  const asymmetric = algorithms.some((a) => !a.startsWith('HS'));
+  if (hmac && asymmetric) {
+    throw new Invalid('jwt.algorithms', 'mixes HMAC and public-key algorithms', 'Pin one family: a token signed with a public key as HMAC secret must never verify.');
+  }
+  const keyMissing = (k: unknown) => k === undefined || k === null || (typeof k === 'string' && k.length === 0) || (Buffer.isBuffer(k) && k.length === 0);
+  if (hmac && keyMissing(jwt.secret)) {
+    throw new Invalid('jwt.secret', 'is missing or empty', 'Pass the HMAC key your tokens are signed with (at least 32 random bytes).');
+  }
+  if (asymmetric && keyMissing(jwt.publicKey)) {
+    throw new Invalid('jwt.publicKey', 'is missing or empty', 'Pass the PEM public key matching your issuer.');
+  }
+  const claim = (name: string, value: unknown, fallback: string) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || value.length === 0) throw new Invalid(name, 'must be a non-empty claim name', `Leave it out for '${fallback}'.`);
+    return value;
+  };
+  return Object.freeze({
+    secret: hmac ? jwt.secret : undefined,
+    publicKey: asymmetric ? jwt.publicKey : undefined,
+    algorithms: Object.freeze([...algorithms]),
+    issuer: stringList('jwt.issuer', jwt.issuer),
+    audience: stringList('jwt.audience', jwt.audience),
+    clockToleranceSeconds: intInRange('jwt.clockToleranceSeconds', jwt.clockToleranceSeconds, 0, 300, 5),
+    tenantClaim: claim('jwt.tenantClaim', jwt.tenantClaim, 'tenant'),
+    permissionsClaim: claim('jwt.permissionsClaim', jwt.permissionsClaim, 'perms'),
+  });
+}
+
+function resolveOrigins(options: RealtimeSecurityOptions, cookieName: string | null): ResolvedRealtimeSecurityOptions['origins'] {
+  const allowedRaw = options.origins?.allowed ?? [];
+  if (!Array.isArray(allowedRaw)) {
+    throw new Invalid('origins.allowed', 'must be an array of origins', "List exact origins such as 'https://app.example.com'.");
+  }
+  const allowed = new Set<string>();
+  for (const origin of allowedRaw) {
+    const normalized = typeof origin === 'string' ? normalizeOrigin(origin) : null;
+    if (normalized === null || normalized !== origin.replace(/\/$/, '').toLowerCase()) {
+      throw new Invalid('origins.allowed', `has an entry that is not an exact origin (${JSON.stringify(String(origin)).slice(0, 80)})`,
+        "Write each as scheme://host[:port] with no path and no wildcard, e.g. 'https://app.example.com'.");
+    }
+    allowed.add(normalized);
+  }
+  const enforce = options.origins?.enforce ?? 'cookie';
+  if (!ENFORCEMENTS.has(enforce)) {
+    throw new Invalid('origins.enforce', "must be 'cookie', 'browser' or 'always'", "Leave it out for 'cookie'.");
+  }
+  if (cookieName !== null && allowed.size === 0) {
+    throw new Invalid('origins.allowed', 'is empty while cookie authentication is on',
+      'Browsers send cookies from any site: list the origins of your own pages, or turn `credentials.cookieName` off.');
+  }
+  if (enforce === 'always' && allowed.size === 0) {
+    throw new Invalid('origins.allowed', "is empty while `origins.enforce` is 'always'", 'List the origins allowed to connect.');
+  }
+  return Object.freeze({ allowed, enforce });
+}
+
+/** Validates options once, at start-up, and fills in every default. */
+export function resolveOptions(options: RealtimeSecurityOptions | undefined | null): ResolvedRealtimeSecurityOptions {
+  if (options === undefined || options === null || typeof options !== 'object') {
+    throw new Invalid('options', 'are missing', 'Call RealtimeSecurityModule.forRoot({ jwt: { secret } }) or forRootAsync({ useFactory }).');
+  }
+  const jwt = resolveJwt(options);
+  const authenticator = options.authenticator ?? null;
+  if (authenticator !== null && typeof authenticator !== 'function' && typeof (authenticator as { authenticate?: unknown }).authenticate !== 'function') {
+    throw new Invalid('authenticator', 'has no authenticate() method', 'Pass a class or instance implementing RealtimeAuthenticator.');
+  }
+  const cookieNameRaw = options.credentials?.cookieName;
+  if (cookieNameRaw !== undefined && (typeof cookieNameRaw !== 'string' || !COOKIE_NAME.test(cookieNameRaw))) {
+    throw new Invalid('credentials.cookieName', 'is not a valid cookie name', "Use a plain token such as 'rt_session'.");
+  }
+  const cookieName = cookieNameRaw ?? null;
+  const credentials = Object.freeze({
+    authPayload: bool('credentials.authPayload', options.credentials?.authPayload, true),
+    authorizationHeader: bool('credentials.authorizationHeader', options.credentials?.authorizationHeader, true),
+    cookieName,
+  });
+  if (!credentials.authPayload && !credentials.authorizationHeader && cookieName === null) {
+    throw new Invalid('credentials', 'accept no credential at all', 'Keep `authPayload` or `authorizationHeader` on, or set `cookieName`.');
+  }
+  const refreshEvent = options.tokens?.refreshEvent ?? 'auth:refresh';
+  if (typeof refreshEvent !== 'string' || !EVENT_NAME.test(refreshEvent)) {
+    throw new Invalid('tokens.refreshEvent', 'must be 1..64 characters of letters, digits and :_.-', "Leave it out for 'auth:refresh'.");
+  }
+  const transport = options.transport ?? {};
+  const pingIntervalMs = intInRange('transport.pingIntervalMs', transport.pingIntervalMs, 1000, 300_000, 25_000);
+  return Object.freeze({
+    jwt,
+    authenticator,
+    credentials,
+    origins: resolveOrigins(options, cookieName),
+    tokens: Object.freeze({
+      graceMs: intInRange('tokens.graceSeconds', options.tokens?.graceSeconds, 0, 300, 0) * 1000,
+      refreshEvent,
+    }),
+    connections: Object.freeze({
+      maxPerUser: intInRange('connections.maxPerUser', options.connections?.maxPerUser, 1, 10, 5),
+      maxTotal: intInRange('connections.maxTotal', options.connections?.maxTotal, 1, 1_000_000, 10_000),
+    }),
+    transport: Object.freeze({
+      maxMessageBytes: intInRange('transport.maxMessageBytes', transport.maxMessageBytes, 1024, 16 * 1024 * 1024, 64 * 1024),
+      connectTimeoutMs: intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000),
+      pingIntervalMs,
+      pingTimeoutMs: intInRange('transport.pingTimeoutMs', transport.pingTimeoutMs, 1000, 300_000, 20_000),
+      perMessageDeflate: bool('transport.perMessageDeflate', transport.perMessageDeflate, false),
+    }),
+    logSecurityEvents: bool('logSecurityEvents', options.logSecurityEvents, true),
+  });
+}
