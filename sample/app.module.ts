@@ -1,0 +1,25 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RealtimeSecurityModule } from '../lib/index.js';
+import { ChatGateway } from './chat/chat.gateway.js';
+import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
+import { HealthController } from './health/health.controller.js';
+
+/** The sample app: the library configured once from the environment, plus its gateways and routes. */
+@Module({})
+export class AppModule {
+  static register(config: SampleConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        RealtimeSecurityModule.forRoot({
+          jwt: { secret: config.jwtSecret, algorithms: ['HS256'] },
+          credentials: { authPayload: true, authorizationHeader: true, cookieName: 'rt_session' },
+          origins: { allowed: config.allowedOrigins, enforce: 'cookie' },
+          connections: { maxPerUser: config.maxConnectionsPerUser },
+        }),
+      ],
+      controllers: [HealthController],
+      providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway],
+    };
+  }
+}

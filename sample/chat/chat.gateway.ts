@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import { SecurityErrorCode, WsPrincipal, WsSecurityException, type Principal } from '../../lib/index.js';
+import type { ChatMessage } from './chat-message.js';
+
+interface ChannelPayload {
+  channelId: string;
+  text?: string;
+}
+
+/** The `/chat` namespace of SAMPLE_CONTRACT.md. */
+@WebSocketGateway({ namespace: '/chat' })
+export class ChatGateway {
+  @WebSocketServer()
+  private readonly server!: Namespace;
+
+  @SubscribeMessage('channel:join')
+  async join(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+    await socket.join(channelRoom(principal, body.channelId));
+    return { ok: true };
+  }
+
+  @SubscribeMessage('channel:leave')
+  async leave(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+    const room = channelRoom(principal, body.channelId);
+    if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.NOT_FOUND);
+    await socket.leave(room);
+    return { ok: true };
+  }
+
+  @SubscribeMessage('message:send')
+  send(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+    const room = channelRoom(principal, body.channelId);
+    if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN, { message: 'Join the channel first' });
+    const message: ChatMessage = { id: randomUUID(), channelId: body.channelId, userId: principal.userId, text: body.text ?? '', sentAt: Date.now() };
+    this.server.to(room).emit('message', message);
+    return { ok: true, id: message.id };
+  }
+}
+
+function channelRoom(principal: Principal, channelId: string): string {
+  return `channel:${encodeURIComponent(principal.tenantId)}:${encodeURIComponent(channelId)}`;
+}

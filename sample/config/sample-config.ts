@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+/** The sample's settings, read once from the environment (see SAMPLE_CONTRACT.md). */
+export interface SampleConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly jwtSecret: string;
+  /** True when JWT_SECRET was not set and a random key was generated. */
+  readonly generatedSecret: boolean;
+  readonly allowedOrigins: string[];
+  readonly maxConnectionsPerUser: number;
+  readonly redisUrl: string | null;
+  readonly nodeId: string;
+  readonly messageRatePerUser: number;
+  readonly handshakeRatePerAddress: number;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw.slice(0, 32))}).`);
+  }
+  return value;
+}
+
+export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleConfig {
+  const port = intFromEnv(env, 'PORT', 3000, 0, 65535);
+  const host = env.HOST && env.HOST.length > 0 ? env.HOST : '127.0.0.1';
+  const secret = env.JWT_SECRET && env.JWT_SECRET.length > 0 ? env.JWT_SECRET : null;
+  const origins = env.ALLOWED_ORIGINS && env.ALLOWED_ORIGINS.trim().length > 0
+    ? env.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
+    : null;
+  return {
+    port,
+    host,
+    jwtSecret: secret ?? randomBytes(32).toString('base64url'),
+    generatedSecret: secret === null,
+    // Resolved against the real port in main.ts when PORT=0.
+    allowedOrigins: origins ?? [],
+    maxConnectionsPerUser: intFromEnv(env, 'MAX_CONNECTIONS_PER_USER', 3, 1, 10),
+    redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
+    nodeId: env.NODE_ID && env.NODE_ID.length > 0 ? env.NODE_ID : `${hostname()}-${process.pid}`,
+    messageRatePerUser: intFromEnv(env, 'MESSAGE_RATE_PER_USER', 100, 1, 1_000_000),
+    handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
+  };
+}
+
+/** Default allowed origins for a port: the sample's own page on localhost and 127.0.0.1. */
+export function defaultOrigins(port: number): string[] {
+  return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+}
+
+export const SAMPLE_CONFIG = Symbol('SampleConfig');

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SecureIoAdapter } from '../lib/index.js';
+import { AppModule } from './app.module.js';
+import { defaultOrigins, loadSampleConfig } from './config/sample-config.js';
+import { signDemoToken } from './demo/demo-tokens.js';
+import { DEMO_USERS } from './demo/demo-users.js';
+
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Sample');
+  const loaded = loadSampleConfig();
+  // With PORT=0 the real port is known only after listen; reserve it first so the default
+  // Origin allowlist can name it.
+  const port = loaded.port === 0 ? await freePort(loaded.host) : loaded.port;
+  const config = { ...loaded, port, allowedOrigins: loaded.allowedOrigins.length > 0 ? loaded.allowedOrigins : defaultOrigins(port) };
+  const app = await NestFactory.create(AppModule.register(config), { logger: ['error', 'warn', 'log'] });
+  app.useWebSocketAdapter(new SecureIoAdapter(app));
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  if (config.generatedSecret) {
+    logger.warn('JWT_SECRET is not set: generated a random key for this run. Demo tokens (valid 1 hour):');
+    for (const user of DEMO_USERS) logger.warn(`  ${user.label}: ${signDemoToken(config.jwtSecret, user)}`);
+  }
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  // Contract: one line containing "listening on http://127.0.0.1:<port>".
+  console.log(`listening on http://${shown}:${config.port}`);
+}
+
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
