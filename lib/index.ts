@@ -7,4 +7,5 @@ export * from './events/index.js';
 export * from './exceptions/index.js';
 export * from './interfaces/index.js';
 export * from './moderation/index.js';
+export * from './presence/index.js';
 export * from './utils/index.js';
