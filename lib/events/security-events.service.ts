@@ -33,9 +33,11 @@ export class SecurityEventsService implements OnModuleDestroy {
   private log(event: SecurityEvent): void {
     const who = event.userId !== undefined ? ` user=${JSON.stringify(event.userId)} tenant=${JSON.stringify(event.tenantId ?? '')}` : '';
     const where = `${event.namespace !== undefined ? ` nsp=${JSON.stringify(event.namespace)}` : ''}${event.event !== undefined ? ` event=${JSON.stringify(event.event.slice(0, 64))}` : ''}`;
-    const line = `${event.kind} code=${event.code}${who}${where}${event.address !== undefined ? ` addr=${event.address}` : ''}`;
+    const why = `${event.permission !== undefined ? ` permission=${JSON.stringify(event.permission)}` : ''}${event.reason !== undefined ? ` reason=${event.reason}` : ''}`;
+    const line = `${event.kind} code=${event.code}${who}${where}${why}${event.address !== undefined ? ` addr=${event.address}` : ''}`;
     if (event.kind === 'internal_error') this.logger.error(line);
-    else if (WARN_KINDS.has(event.kind)) this.logger.warn(line);
+    // A refusal by deny-by-default is a gateway missing its decorator: worth an operator's eye.
+    else if (WARN_KINDS.has(event.kind) || event.reason === 'undecorated') this.logger.warn(line);
     else this.logger.debug(line);
   }
 }

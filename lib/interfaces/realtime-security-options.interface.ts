@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
+import type { PermissionResolver } from './permission-resolver.interface.js';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -84,6 +85,23 @@ export interface TransportOptions {
   perMessageDeflate?: boolean;
 }
 
+/** Per-message authorization (`@WsAuthorize`). */
+export interface AuthorizationOptions {
+  /**
+   * Decides permissions instead of the principal's claims (class, built through Nest DI, or
+   * instance); may be async, e.g. a membership lookup. An error it throws refuses the message
+   * with `INTERNAL`. @default undefined (the claims resolver: the principal's `permissions`)
+   */
+  permissionResolver?: Type<PermissionResolver> | PermissionResolver;
+  /**
+   * What a resource id named by a message (`@WsAuthorize(p, { resource })`, `TenantRooms`) must
+   * match, on top of fixed rules that always apply: 1..256 characters, no control, format or
+   * unassigned characters, no `:` or `*`, not `__proto__`/`constructor`/`prototype`. No `g`/`y` flag.
+   * @default /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+   */
+  resourceIdPattern?: RegExp;
+}
+
 /** Everything `RealtimeSecurityModule.forRoot()` accepts. */
 export interface RealtimeSecurityOptions {
   /** JWT verification. Required unless `authenticator` is given. @default undefined */
@@ -105,4 +123,8 @@ export interface RealtimeSecurityOptions {
   transport?: TransportOptions;
   /** Log security events through Nest's logger. @default true */
   logSecurityEvents?: boolean;
+  /** Per-message authorization: the permission resolver, the resource id shape. @default see {@link AuthorizationOptions} */
+  authorization?: AuthorizationOptions;
+  /** Log the security inventory (every namespace and handler with its permission) at start-up. @default true */
+  logInventory?: boolean;
 }

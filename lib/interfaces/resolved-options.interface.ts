@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
+import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { JwtAlgorithm, OriginEnforcement } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
@@ -40,4 +41,9 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly perMessageDeflate: boolean;
   };
   readonly logSecurityEvents: boolean;
+  readonly authorization: {
+    readonly permissionResolver: Type<PermissionResolver> | PermissionResolver | null;
+    readonly resourceIdPattern: RegExp;
+  };
+  readonly logInventory: boolean;
 }

@@ -20,6 +20,10 @@ export interface SecurityEvent {
   readonly tenantId?: string;
   readonly namespace?: string;
   readonly event?: string;
+  /** The permission that was missing (`forbidden`) or whose resource id was invalid. */
+  readonly permission?: string;
+  /** A fixed word chosen by the library (e.g. `undecorated`), never client input. */
+  readonly reason?: string;
   /** Remote address, for handshake events. */
   readonly address?: string;
   /** Epoch milliseconds. */

@@ -5,6 +5,7 @@ import type {
 } from '../interfaces/realtime-security-options.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { normalizeOrigin } from '../auth/origin.policy.js';
+import { DEFAULT_RESOURCE_ID_PATTERN } from '../authorization/resource-id.validator.js';
 import { InvalidRealtimeSecurityOptionsError as Invalid } from './invalid-options.error.js';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
@@ -115,6 +116,20 @@ function resolveOrigins(options: RealtimeSecurityOptions, cookieName: string | n
   return Object.freeze({ allowed, enforce });
 }
 
+function resolveAuthorization(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['authorization'] {
+  const authorization = options.authorization ?? {};
+  const resolver = authorization.permissionResolver ?? null;
+  if (resolver !== null && typeof resolver !== 'function' && typeof (resolver as { isAllowed?: unknown }).isAllowed !== 'function') {
+    throw new Invalid('authorization.permissionResolver', 'has no isAllowed() method', 'Pass a class or instance implementing PermissionResolver, or leave it out for the claims resolver.');
+  }
+  const pattern = authorization.resourceIdPattern ?? DEFAULT_RESOURCE_ID_PATTERN;
+  if (!(pattern instanceof RegExp) || pattern.global || pattern.sticky) {
+    throw new Invalid('authorization.resourceIdPattern', 'must be a RegExp without the g or y flag',
+      'Pass an anchored pattern such as /^[a-z0-9-]{1,64}$/, or leave it out for the default.');
+  }
+  return Object.freeze({ permissionResolver: resolver, resourceIdPattern: pattern });
+}
+
 /** Validates options once, at start-up, and fills in every default. */
 export function resolveOptions(options: RealtimeSecurityOptions | undefined | null): ResolvedRealtimeSecurityOptions {
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -165,5 +180,7 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
       perMessageDeflate: bool('transport.perMessageDeflate', transport.perMessageDeflate, false),
     }),
     logSecurityEvents: bool('logSecurityEvents', options.logSecurityEvents, true),
+    authorization: resolveAuthorization(options),
+    logInventory: bool('logInventory', options.logInventory, true),
   });
 }

@@ -1,8 +1,16 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { HandshakePipeline } from '../adapters/handshake.pipeline.js';
 import { MessagePipeline } from '../adapters/message.pipeline.js';
 import { NamespaceSecurity } from '../adapters/namespace-security.js';
+import { TenantRooms } from '../authorization/tenant-rooms.service.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
+import { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
+import { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
+import { ModerationBus } from '../interfaces/moderation-bus.interface.js';
+import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
+import { SecurityInventoryService } from '../inventory/security-inventory.service.js';
+import { ModerationService } from '../moderation/moderation.service.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
@@ -11,7 +19,10 @@ import { RealtimeSecurityConfigurableModule } from './realtime-security.module-d
 import {
   authenticatorProvider,
   connectionLeaseStoreProvider,
+  gatewaySecurityEnhancerProvider,
+  moderationBusProvider,
   moderationStoreProvider,
+  permissionResolverProvider,
   resolvedOptionsProvider,
 } from './realtime-security.providers.js';
 
@@ -21,7 +32,16 @@ import {
  * then `app.useWebSocketAdapter(new SecureIoAdapter(app))`.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
+    permissionResolverProvider,
+    moderationBusProvider,
+    TenantRooms,
+    ModerationService,
+    WsAuthorizationGuard,
+    WsSecurityExceptionFilter,
+    gatewaySecurityEnhancerProvider,
+    SecurityInventoryService,
     resolvedOptionsProvider,
     authenticatorProvider,
     connectionLeaseStoreProvider,
@@ -33,6 +53,13 @@ import {
     NamespaceSecurity,
   ],
   exports: [
+    PermissionResolver,
+    ModerationBus,
+    TenantRooms,
+    ModerationService,
+    WsAuthorizationGuard,
+    WsSecurityExceptionFilter,
+    SecurityInventoryService,
     RealtimeAuthenticator,
     ConnectionLeaseStore,
     ModerationStore,

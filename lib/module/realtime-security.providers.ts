@@ -1,7 +1,15 @@
 import type { Provider } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { DiscoveryService, ModuleRef } from '@nestjs/core';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
+import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
+import { GatewaySecurityEnhancer } from '../authorization/gateway-security.enhancer.js';
+import { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
+import { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
+import { discoverGateways } from '../inventory/gateway-metadata.reader.js';
+import { ModerationBus } from '../interfaces/moderation-bus.interface.js';
+import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
+import { InProcessModerationBus } from '../moderation/in-process-moderation.bus.js';
 import { InMemoryConnectionLeaseStore } from '../connections/in-memory-connection-lease.store.js';
 import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
@@ -38,4 +46,36 @@ export const connectionLeaseStoreProvider: Provider = {
 export const moderationStoreProvider: Provider = {
   provide: ModerationStore,
   useClass: InMemoryModerationStore,
+};
+
+/** `authorization.permissionResolver` when configured (a class is built through Nest DI), else the claims resolver. */
+export const permissionResolverProvider: Provider = {
+  provide: PermissionResolver,
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<PermissionResolver> => {
+    const custom = options.authorization.permissionResolver;
+    if (custom === null) return new ClaimsPermissionResolver();
+    return typeof custom === 'function' ? moduleRef.create(custom) : custom;
+  },
+  inject: [RESOLVED_OPTIONS, ModuleRef],
+};
+
+/** Carries moderation commands between nodes; in-process by default. */
+export const moderationBusProvider: Provider = {
+  provide: ModerationBus,
+  useClass: InProcessModerationBus,
+};
+
+/**
+ * Puts the authorization guard and the exception filter on every gateway class. A factory on
+ * purpose: it runs when providers are instantiated, before Nest binds gateways (which is when
+ * their guards and filters are read).
+ */
+export const gatewaySecurityEnhancerProvider: Provider = {
+  provide: GatewaySecurityEnhancer,
+  useFactory: (discovery: DiscoveryService, guard: WsAuthorizationGuard, filter: WsSecurityExceptionFilter): GatewaySecurityEnhancer => {
+    const enhancer = new GatewaySecurityEnhancer(guard, filter);
+    enhancer.enhance(discoverGateways(discovery));
+    return enhancer;
+  },
+  inject: [DiscoveryService, WsAuthorizationGuard, WsSecurityExceptionFilter],
 };

@@ -1,12 +1,13 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { WsPrincipal, type Principal } from '../../lib/index.js';
+import { WsPrincipal, WsPublic, type Principal } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, TRANSPORTS } from '../support/clients.js';
 import { signToken } from '../support/tokens.js';
 
 @WebSocketGateway({ namespace: '/chat' })
 class EchoGateway {
+  @WsPublic()
   @SubscribeMessage('whoami')
   whoami(@WsPrincipal() principal: Principal, @ConnectedSocket() _s: Socket, @MessageBody() _b: unknown) {
     return { userId: principal.userId, tenantId: principal.tenantId };

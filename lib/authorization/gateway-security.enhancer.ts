@@ -1,0 +1,100 @@
+import type { ArgumentsHost, CanActivate, ExecutionContext, OnModuleDestroy, Type, WsExceptionFilter } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { reply } from '../adapters/message.pipeline.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import type { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
+import type { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
+import { prependClassFilter, prependClassGuard } from '../inventory/gateway-metadata.reader.js';
+
+/** Metadata key of a gateway class's {@link GatewaySlot}. */
+const SLOT_METADATA = 'realtime-security:gateway-slot';
+
+interface Member {
+  readonly guard: WsAuthorizationGuard;
+  readonly filter: WsSecurityExceptionFilter;
+}
+
+/**
+ * What a gateway class carries in its guard and filter metadata: one stable guard and one
+ * stable filter that route each call to the app owning the socket. Several apps (tests, nodes
+ * in one process) may share a gateway class; metadata is per class, so it cannot hold one
+ * app's instances.
+ */
+class GatewaySlot {
+  readonly members = new Set<Member>();
+
+  readonly guard: CanActivate = {
+    canActivate: (context: ExecutionContext) => {
+      const member = this.pick(context.switchToWs().getClient<Socket>());
+      // No app owns the socket (closed meanwhile, or its app shut down): fail closed.
+      if (member === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      return member.guard.canActivate(context);
+    },
+  };
+
+  readonly filter: WsExceptionFilter = {
+    catch: (exception: unknown, host: ArgumentsHost) => {
+      const socket = host.switchToWs().getClient<Socket>();
+      const member = this.pick(socket) ?? this.members.values().next().value;
+      if (member !== undefined) {
+        member.filter.catch(exception, host);
+        return;
+      }
+      const ack: unknown = host.getArgByIndex(2);
+      const code = exception instanceof WsSecurityException ? exception.code : SecurityErrorCode.INTERNAL;
+      if (socket !== undefined && socket !== null) reply(socket, typeof ack === 'function' ? (ack as (body: unknown) => void) : undefined, new WsSecurityException(code).getBody());
+    },
+  };
+
+  private pick(socket: Socket | undefined): Member | undefined {
+    if (this.members.size === 1) {
+      const only = this.members.values().next().value as Member;
+      return socket !== undefined && only.guard.owns(socket) ? only : undefined;
+    }
+    if (socket === undefined) return undefined;
+    for (const member of this.members) if (member.guard.owns(socket)) return member;
+    return undefined;
+  }
+}
+
+/**
+ * Installs the authorization guard (first, after global guards) and the exception filter
+ * (behind the gateway's own filters) on every gateway class. Runs when the module's providers
+ * are instantiated, which is after every module is scanned and before Nest binds gateways
+ * (it reads guards and filters at bind time).
+ */
+export class GatewaySecurityEnhancer implements OnModuleDestroy {
+  private readonly member: Member;
+  private readonly slots: GatewaySlot[] = [];
+  private readonly enhanced: Type<unknown>[] = [];
+
+  constructor(guard: WsAuthorizationGuard, filter: WsSecurityExceptionFilter) {
+    this.member = { guard, filter };
+  }
+
+  /** The gateway classes this app secured. */
+  get gateways(): readonly Type<unknown>[] {
+    return this.enhanced;
+  }
+
+  enhance(gateways: readonly Type<unknown>[]): void {
+    for (const gateway of gateways) {
+      let slot = Reflect.getOwnMetadata(SLOT_METADATA, gateway) as GatewaySlot | undefined;
+      if (slot === undefined) {
+        slot = new GatewaySlot();
+        Reflect.defineMetadata(SLOT_METADATA, slot, gateway);
+      }
+      prependClassGuard(gateway, slot.guard);
+      prependClassFilter(gateway, slot.filter);
+      slot.members.add(this.member);
+      this.slots.push(slot);
+      this.enhanced.push(gateway);
+    }
+  }
+
+  onModuleDestroy(): void {
+    for (const slot of this.slots) slot.members.delete(this.member);
+    this.slots.length = 0;
+  }
+}

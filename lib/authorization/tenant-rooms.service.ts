@@ -1,0 +1,178 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { describe } from '../connections/connection-lifecycle.js';
+import { sessionOf, type ConnectionSession } from '../connections/connection-session.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { isPermissionName, parseRequiredPermission } from './permission.matcher.js';
+import { checkResourceId } from './resource-id.validator.js';
+
+/**
+ * Prefix of every tenant room. A tenant room name always contains `:` and `/`, so it can never
+ * equal a socket id (Socket.IO's are base64url), the per-user room (`rt-user:`), or a room of
+ * another tenant (each part is URI-encoded).
+ */
+export const TENANT_ROOM_PREFIX = 'rt-room:';
+
+/** Options of {@link TenantRooms.join}. */
+export interface RoomJoinOptions {
+  /** The permission the socket needs to be in the room. @default `${resource}:read` */
+  readonly permission?: string;
+  /** The event on whose behalf the socket joins, passed to the permission resolver. @default `${resource}:join` */
+  readonly event?: string;
+}
+
+interface JoinedRoom {
+  readonly resource: string;
+  readonly id: string;
+  readonly permission: string;
+  readonly event: string;
+}
+
+/** Re-checks of a principal that changed while the resolver was answering, before giving up. */
+const MAX_RECHECKS = 3;
+
+/**
+ * Tenant-scoped rooms. Handlers name a resource and an id from the message; this service turns
+ * them into a room of the principal's own tenant, checks the permission the room needs, and
+ * remembers it, so that a permission change evicts the socket from rooms it may no longer read.
+ *
+ * ```ts
+ * await rooms.join(socket, 'channel', dto.channelId);              // needs channel:read[:id]
+ * server.to(rooms.roomFor(principal, 'channel', dto.channelId)).emit('message', message);
+ * ```
+ */
+@Injectable()
+export class TenantRooms {
+  private readonly logger = new Logger('RealtimeSecurity');
+  private readonly joined = new WeakMap<Socket, Map<string, JoinedRoom>>();
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  /**
+   * The room of resource `id` in the principal's tenant. Throws `VALIDATION_FAILED` for an id
+   * that is not a valid resource id (it is client input), and an `Error` for a bad `resource`
+   * (a programming error).
+   */
+  roomFor(principal: Pick<Principal, 'tenantId'>, resource: string, id: unknown): string {
+    assertResourceName(resource);
+    const checked = checkResourceId(id, this.options.authorization.resourceIdPattern);
+    if (checked === null) throw invalidResourceId();
+    return `${TENANT_ROOM_PREFIX}${encodeURIComponent(principal.tenantId)}/${resource}/${encodeURIComponent(checked)}`;
+  }
+
+  /**
+   * Joins the socket to resource `id` of its tenant after checking `options.permission` (by
+   * default `resource:read`) on that id with the permission resolver. Throws `FORBIDDEN`,
+   * `VALIDATION_FAILED` or `UNAUTHORIZED` (closed socket). Returns the room name.
+   */
+  async join(socket: Socket, resource: string, id: unknown, options: RoomJoinOptions = {}): Promise<string> {
+    const session = openSession(socket);
+    const room = this.roomFor(session.principal, resource, id);
+    const permission = options.permission ?? `${resource}:read`;
+    if (parseRequiredPermission(permission) === null) throw new Error(`TenantRooms.join: '${permission}' is not a permission ('resource:action').`);
+    const entry: JoinedRoom = { resource, id: id as string, permission, event: options.event ?? `${resource}:join` };
+    if (!(await this.allowedNow(session, entry))) {
+      const { userId, tenantId } = session.principal;
+      this.events.emit({ kind: 'forbidden', code: SecurityErrorCode.FORBIDDEN, userId, tenantId, namespace: socket.nsp.name, event: entry.event, permission });
+      throw new WsSecurityException(SecurityErrorCode.FORBIDDEN);
+    }
+    let rooms = this.joined.get(socket);
+    if (rooms === undefined) {
+      rooms = new Map();
+      this.joined.set(socket, rooms);
+    }
+    // Recorded before joining, in the same tick as the last check: a permission change that
+    // lands after this point sees the room and evicts it.
+    rooms.set(room, entry);
+    await socket.join(room);
+    return room;
+  }
+
+  /** Leaves resource `id` of the socket's tenant; `false` when the socket was not in it. */
+  async leave(socket: Socket, resource: string, id: unknown): Promise<boolean> {
+    const session = openSession(socket);
+    const room = this.roomFor(session.principal, resource, id);
+    const rooms = this.joined.get(socket);
+    const tracked = rooms?.delete(room) ?? false;
+    if (!tracked && !socket.rooms.has(room)) return false;
+    await socket.leave(room);
+    return true;
+  }
+
+  /** True when the socket is in resource `id` of its tenant. Never throws for a bad id (`false`). */
+  has(socket: Socket, resource: string, id: unknown): boolean {
+    const session = sessionOf(socket);
+    if (session === undefined) return false;
+    assertResourceName(resource);
+    const checked = checkResourceId(id, this.options.authorization.resourceIdPattern);
+    return checked !== null && socket.rooms.has(this.roomFor(session.principal, resource, checked));
+  }
+
+  /**
+   * Re-checks every room the socket joined through {@link join} against its current principal
+   * and leaves those it may no longer be in (also when the resolver fails: fail closed).
+   * Returns how many rooms it left.
+   */
+  async revalidate(session: ConnectionSession): Promise<number> {
+    const socket = session.socket;
+    const rooms = this.joined.get(socket);
+    if (rooms === undefined || rooms.size === 0) return 0;
+    let evicted = 0;
+    await Promise.all([...rooms].map(async ([room, entry]) => {
+      let allowed = false;
+      try {
+        allowed = session.state === 'open' && (await this.allowedNow(session, entry));
+      } catch (error) {
+        if (!(error instanceof WsSecurityException)) this.logger.error(`permission resolver failed while re-checking rooms (evicting): ${describe(error)}`);
+      }
+      if (allowed || rooms.get(room) !== entry) return;
+      rooms.delete(room);
+      evicted += 1;
+      await socket.leave(room);
+    }));
+    return evicted;
+  }
+
+  /** Asks the resolver with the current principal; asks again if the principal changed meanwhile. */
+  private async allowedNow(session: ConnectionSession, entry: JoinedRoom): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_RECHECKS; attempt += 1) {
+      const principal = session.principal;
+      const allowed = await this.resolver.isAllowed({
+        principal,
+        permission: entry.permission,
+        resourceId: entry.id,
+        namespace: session.socket.nsp.name,
+        event: entry.event,
+      });
+      if (session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      if (session.principal === principal) return allowed === true;
+    }
+    return false;
+  }
+}
+
+function openSession(socket: Socket): ConnectionSession {
+  const session = sessionOf(socket);
+  if (session === undefined || session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+  return session;
+}
+
+function assertResourceName(resource: string): void {
+  if (!isPermissionName(resource)) {
+    throw new Error(`TenantRooms: resource ${JSON.stringify(String(resource)).slice(0, 80)} is not a resource name (letters, digits, _.-).`);
+  }
+}
+
+function invalidResourceId(): WsSecurityException {
+  return new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, { fields: [{ path: 'resource', constraints: ['resourceId'] }] });
+}

@@ -1,0 +1,1 @@
+export * from './ws-security-exception.filter.js';

@@ -1,0 +1,136 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { readAccessRule, type AccessRule, type PermissionRule } from '../authorization/access-rule.js';
+import { checkResourceId } from '../authorization/resource-id.validator.js';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
+import { sessionOf, type ConnectionSession } from '../connections/connection-session.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { ModerationService } from '../moderation/moderation.service.js';
+
+/** Answers computed for a principal that changed meanwhile are recomputed, this many times at most. */
+const MAX_RECHECKS = 3;
+
+/**
+ * Runs before every gateway handler (the module installs it on every gateway), in order:
+ *  1. the socket has an open, unexpired session (`UNAUTHORIZED` / `TOKEN_EXPIRED`);
+ *  2. the user is not banned (`BANNED`, and the socket closes);
+ *  3. the handler's rule: `@WsPublic()` passes; no decorator is denied (`FORBIDDEN`);
+ *  4. `@WsAuthorize(permission, { resource })`: the resource id named by the message is a valid
+ *     id (`VALIDATION_FAILED`, never evaluated, never echoed), then the permission resolver
+ *     decides on the principal's current permissions (`FORBIDDEN`).
+ * A resolver that throws reaches the exception filter as `INTERNAL`. Extend it through the
+ * protected hooks.
+ */
+@Injectable()
+export class WsAuthorizationGuard implements CanActivate {
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
+    private readonly moderation: ModerationService,
+    private readonly lifecycle: ConnectionLifecycle,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'ws') {
+      throw new Error('WsAuthorizationGuard guards WebSocket gateway handlers only; use an HTTP guard for controllers.');
+    }
+    const ws = context.switchToWs();
+    const socket = ws.getClient<Socket>();
+    const event = ws.getPattern();
+    const session = this.getSession(socket, event);
+    const rule = this.getRule(context);
+    if (rule.kind === 'public') return true;
+    if (rule.kind === 'denied') this.throwForbidden(session, event, undefined);
+    const resourceId = this.getResourceId(rule, ws.getData<unknown>(), session, event);
+    for (let attempt = 0; attempt < MAX_RECHECKS; attempt += 1) {
+      const principal = session.principal;
+      const allowed = await this.isAllowed(rule, resourceId, session, event);
+      // The session may have closed (ban, expiry), or its permissions changed, meanwhile.
+      if (session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      if (session.principal !== principal) continue;
+      if (allowed !== true) this.throwForbidden(session, event, rule.permission);
+      return true;
+    }
+    this.throwForbidden(session, event, rule.permission);
+  }
+
+  /** True when this guard's app owns the socket (several apps may share a gateway class in one process). */
+  owns(socket: Socket): boolean {
+    const session = sessionOf(socket);
+    return session !== undefined && this.lifecycle.sessionsOf(session.userKey).includes(session);
+  }
+
+  /** Step 1 and 2: the live session, or a coded refusal. */
+  protected getSession(socket: Socket, event: string): ConnectionSession {
+    const session = sessionOf(socket);
+    if (session === undefined || session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+    const { userId, tenantId } = session.principal;
+    if (this.lifecycle.isExpired(session)) {
+      this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: socket.nsp.name, event });
+      this.lifecycle.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
+      throw new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED);
+    }
+    if (this.moderation.isBanned(session.userKey)) {
+      this.events.emit({ kind: 'banned', code: SecurityErrorCode.BANNED, userId, tenantId, namespace: socket.nsp.name, event });
+      this.lifecycle.terminate(session, SecurityErrorCode.BANNED);
+      throw new WsSecurityException(SecurityErrorCode.BANNED);
+    }
+    return session;
+  }
+
+  /** Step 3: the handler's rule (method beats class). */
+  protected getRule(context: ExecutionContext): AccessRule {
+    return readAccessRule(context.getHandler(), context.getClass());
+  }
+
+  /** Step 4a: the resource id the message names, validated; `undefined` when the rule names none. */
+  protected getResourceId(rule: PermissionRule, data: unknown, session: ConnectionSession, event: string): string | undefined {
+    if (rule.resource === undefined) return undefined;
+    const id = checkResourceId(selectResource(rule.resource, data), this.options.authorization.resourceIdPattern);
+    if (id !== null) return id;
+    const { userId, tenantId } = session.principal;
+    this.events.emit({ kind: 'validation_failed', code: SecurityErrorCode.VALIDATION_FAILED, userId, tenantId, namespace: session.socket.nsp.name, event, permission: rule.permission });
+    const path = typeof rule.resource === 'string' ? rule.resource : 'resource';
+    throw new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, { fields: [{ path, constraints: ['resourceId'] }] });
+  }
+
+  /** Step 4b: the permission resolver's answer. */
+  protected isAllowed(rule: PermissionRule, resourceId: string | undefined, session: ConnectionSession, event: string): boolean | Promise<boolean> {
+    return this.resolver.isAllowed({
+      principal: session.principal,
+      permission: rule.permission,
+      ...(resourceId !== undefined ? { resourceId } : {}),
+      namespace: session.socket.nsp.name,
+      event,
+    });
+  }
+
+  /** Reports and refuses with `FORBIDDEN`. */
+  protected throwForbidden(session: ConnectionSession, event: string, permission: string | undefined): never {
+    const { userId, tenantId } = session.principal;
+    this.events.emit({
+      kind: 'forbidden', code: SecurityErrorCode.FORBIDDEN, userId, tenantId, namespace: session.socket.nsp.name, event,
+      ...(permission !== undefined ? { permission } : { reason: 'undecorated' }),
+    });
+    throw new WsSecurityException(SecurityErrorCode.FORBIDDEN);
+  }
+}
+
+/** Reads the resource from the payload: an own property (never the prototype chain), or a function of it. */
+function selectResource(selector: NonNullable<PermissionRule['resource']>, data: unknown): unknown {
+  if (typeof selector === 'function') {
+    try {
+      return selector(data);
+    } catch {
+      return undefined;
+    }
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || !Object.hasOwn(data, selector)) return undefined;
+  return (data as Record<string, unknown>)[selector];
+}
