@@ -11,5 +11,6 @@ export * from './guards/index.js';
 export * from './interfaces/index.js';
 export * from './inventory/index.js';
 export * from './moderation/index.js';
+export * from './pipes/index.js';
 export * from './presence/index.js';
 export * from './utils/index.js';

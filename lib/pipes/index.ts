@@ -1,0 +1,2 @@
+export * from './ws-validation.pipe.js';
+export * from './ws-validation-pipe-options.interface.js';

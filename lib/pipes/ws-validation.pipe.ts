@@ -1,0 +1,173 @@
+import { Injectable, Optional, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate, type ValidationError, type ValidatorOptions } from 'class-validator';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException, type FieldError } from '../exceptions/ws-security.exception.js';
+import { dtoMetadataOf, isDtoType } from './dto-metadata.js';
+import { FORBIDDEN_KEYS, inspectPayload, type PayloadLimits } from './payload.inspector.js';
+import type { WsValidationPipeOptions } from './ws-validation-pipe-options.interface.js';
+
+const DEFAULTS = { maxDepth: 8, maxArrayLength: 256, maxStringLength: 8192, maxProperties: 64, maxReportedFields: 20 } as const;
+const RANGES: Readonly<Record<keyof typeof DEFAULTS, readonly [number, number]>> = {
+  maxDepth: [1, 64],
+  maxArrayLength: [0, 100_000],
+  maxStringLength: [1, 10_000_000],
+  maxProperties: [1, 100_000],
+  maxReportedFields: [1, 1000],
+};
+
+/**
+ * Validates WebSocket message payloads against DTO classes (class-validator + class-transformer),
+ * like Nest's `ValidationPipe` with `whitelist`, `forbidNonWhitelisted`, `forbidUnknownValues`
+ * and `transform` always on:
+ *
+ * ```ts
+ * @UsePipes(new WsValidationPipe())           // every handler of a gateway
+ * handle(@MessageBody() body: SendMessageDto) // receives a SendMessageDto instance
+ * ```
+ *
+ * Before anything is transformed, in order:
+ *  1. a DTO parameter must receive one plain object: arrays, primitives, `null`, nothing, or
+ *     several arguments (which Nest hands over as an array) are refused with `isObject`;
+ *  2. the whole payload must fit the caps (`maxDepth`, `maxArrayLength`, `maxStringLength`,
+ *     `maxProperties`) and hold no `__proto__`, `constructor` or `prototype` key at any depth,
+ *     inside objects and arrays (`forbiddenKey`);
+ *  3. class-transformer builds the DTO instance and class-validator checks it.
+ * A refusal is `WsSecurityException('VALIDATION_FAILED', { fields: [{ path, constraints }] })`:
+ * rule names and paths only, never a value. A path segment the DTO does not declare came from
+ * the client and is shown as `*` (the three forbidden keys are shown by name).
+ *
+ * Parameters typed `string`, `number` or `boolean` (e.g. `@MessageBody('channelId') id: string`)
+ * must hold that type; other non-DTO types (interfaces, `unknown`) get the structural checks only.
+ */
+@Injectable()
+export class WsValidationPipe implements PipeTransform<unknown, Promise<unknown>> {
+  private readonly limits: PayloadLimits;
+  private readonly maxReportedFields: number;
+  private readonly validateCustomDecorators: boolean;
+  private readonly validatorOptions: ValidatorOptions;
+
+  constructor(@Optional() options: WsValidationPipeOptions = {}) {
+    const opts = options ?? {};
+    this.limits = Object.freeze({
+      maxDepth: checked('maxDepth', opts.maxDepth),
+      maxArrayLength: checked('maxArrayLength', opts.maxArrayLength),
+      maxStringLength: checked('maxStringLength', opts.maxStringLength),
+      maxProperties: checked('maxProperties', opts.maxProperties),
+    });
+    this.maxReportedFields = checked('maxReportedFields', opts.maxReportedFields);
+    this.validateCustomDecorators = opts.validateCustomDecorators === true;
+    if (opts.groups !== undefined && (!Array.isArray(opts.groups) || opts.groups.some((g) => typeof g !== 'string'))) {
+      throw new TypeError('WsValidationPipe: option `groups` must be an array of strings. Pass the class-validator groups to check, or leave it out.');
+    }
+    this.validatorOptions = Object.freeze({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      // Errors never carry the object or the value: nothing of the input can reach an answer.
+      validationError: { target: false, value: false },
+      ...(opts.groups !== undefined ? { groups: [...opts.groups] } : {}),
+    });
+  }
+
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' && !(metadata.type === 'custom' && this.validateCustomDecorators)) return value;
+    const prefix = metadata.data ?? '';
+    const type = metadata.metatype;
+    if (!isDtoType(type)) {
+      this.checkNonDto(value, type, prefix);
+      return value;
+    }
+    const dto = dtoMetadataOf(type);
+    if (!isRootObject(value, type)) throw refusal([{ path: prefix, constraints: ['isObject'] }]);
+    const violation = inspectPayload(value, this.limits, acceptsNestedObject);
+    if (violation !== null) {
+      const path = joinPath(prefix, violation.path.map((s) => (typeof s === 'number' || dto.declared.has(s) || FORBIDDEN_KEYS.has(s) ? s : '*')));
+      throw refusal([{ path, constraints: [violation.constraint] }]);
+    }
+    if (!dto.validated) throw refusal([{ path: prefix, constraints: ['unknownValue'] }]);
+    const instance = plainToInstance(type as new () => object, value as object) as object;
+    const errors = await validate(instance, this.validatorOptions);
+    if (errors.length > 0) throw refusal(this.fieldsOf(errors, prefix));
+    return instance;
+  }
+
+  private checkNonDto(value: unknown, type: unknown, path: string): void {
+    if (type === String && typeof value !== 'string') throw refusal([{ path, constraints: ['isString'] }]);
+    if (type === Number && (typeof value !== 'number' || !Number.isFinite(value))) throw refusal([{ path, constraints: ['isNumber'] }]);
+    if (type === Boolean && typeof value !== 'boolean') throw refusal([{ path, constraints: ['isBoolean'] }]);
+    if (type === Array && !Array.isArray(value)) throw refusal([{ path, constraints: ['isArray'] }]);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && !acceptsNestedObject(value)) {
+      throw refusal([{ path, constraints: ['isObject'] }]);
+    }
+    const violation = inspectPayload(value, this.limits, acceptsNestedObject);
+    if (violation !== null) {
+      // No DTO declares any name here: every property segment came from the client.
+      throw refusal([{ path: joinPath(path, violation.path.map((s) => (typeof s === 'number' || FORBIDDEN_KEYS.has(s) ? s : '*'))), constraints: [violation.constraint] }]);
+    }
+  }
+
+  /** Flattens class-validator's tree into paths and rule names, at most `maxReportedFields`. */
+  private fieldsOf(errors: readonly ValidationError[], prefix: string): FieldError[] {
+    const fields: FieldError[] = [];
+    const seen = new Set<string>();
+    const walk = (list: readonly ValidationError[], parent: string) => {
+      for (const error of list) {
+        if (fields.length >= this.maxReportedFields) return;
+        const constraints = error.constraints !== undefined ? Object.keys(error.constraints) : [];
+        // An unknown property's name is the client's; class-validator only names declared ones otherwise.
+        const segment = error.property === undefined || error.property === '' ? null
+          : constraints.includes('whitelistValidation') || error.property.length > 64 ? '*'
+            : /^\d{1,9}$/.test(error.property) ? Number(error.property) : error.property;
+        const path = segment === null ? parent : joinPath(parent, [segment]);
+        if (constraints.length > 0) {
+          const key = `${path}\u0000${constraints.join(',')}`;
+          if (!seen.has(key)) {
+            seen.add(key);
+            fields.push({ path, constraints });
+          }
+        }
+        if (error.children !== undefined && error.children.length > 0) walk(error.children, path);
+      }
+    };
+    walk(errors, prefix);
+    return fields.length > 0 ? fields : [{ path: prefix, constraints: ['invalid'] }];
+  }
+}
+
+function checked(name: keyof typeof DEFAULTS, value: unknown): number {
+  if (value === undefined) return DEFAULTS[name];
+  const [min, max] = RANGES[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`WsValidationPipe: option \`${name}\` must be an integer from ${min} to ${max}. Set it within that range or leave it out for ${DEFAULTS[name]}.`);
+  }
+  return value;
+}
+
+/** The payload itself: a plain object, or an instance of the DTO when a pipe runs twice. */
+function isRootObject(value: unknown, type: abstract new (...args: never[]) => unknown): value is object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || proto === type.prototype;
+}
+
+/** Inside the payload: plain objects, or DTO instances of an already transformed payload. */
+function acceptsNestedObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return true;
+  const ctor: unknown = (proto as { constructor?: unknown }).constructor;
+  return isDtoType(ctor) && dtoMetadataOf(ctor).validated;
+}
+
+function joinPath(prefix: string, segments: readonly (string | number)[]): string {
+  let path = prefix;
+  for (const segment of segments) {
+    if (typeof segment === 'number') path += `[${segment}]`;
+    else path = path === '' ? segment : `${path}.${segment}`;
+  }
+  return path;
+}
+
+function refusal(fields: FieldError[]): WsSecurityException {
+  return new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, { fields });
+}

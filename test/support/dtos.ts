@@ -1,0 +1,55 @@
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+
+/** `{ channelId }`: 1..64 characters of letters, digits, `_` and `-`. */
+export class ChannelDto {
+  @IsString()
+  @Length(1, 64)
+  @Matches(/^[A-Za-z0-9_-]+$/)
+  channelId!: string;
+}
+
+/** `{ channelId, text }` with text 1..2000 characters. */
+export class SendDto {
+  @IsString()
+  @Length(1, 64)
+  @Matches(/^[A-Za-z0-9_-]+$/)
+  channelId!: string;
+
+  @IsString()
+  @Length(1, 2000)
+  text!: string;
+}
+
+export class TagDto {
+  @IsString()
+  @Length(1, 32)
+  name!: string;
+
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  weight!: number;
+}
+
+/**
+ * Nested objects and arrays of nested objects, for paths and depth. `@ValidateNested()` alone
+ * accepts a missing value and an array (it validates each element of none): `@IsObject()` is
+ * what makes `tag` required and an object (the property test found both).
+ */
+export class NestedDto {
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TagDto)
+  tag!: TagDto;
+
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ValidateNested({ each: true })
+  @Type(() => TagDto)
+  tags!: TagDto[];
+
+  @IsOptional()
+  @IsBoolean()
+  pinned?: boolean;
+}
