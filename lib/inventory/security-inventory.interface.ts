@@ -23,7 +23,7 @@ export interface NamespaceInventoryEntry {
   /** The namespace (`/chat`), or a regex source for dynamic namespaces. */
   readonly namespace: string;
   readonly dynamic: boolean;
-  /** The Socket.IO path. */
+  /** The Socket.IO path. Transports and limits below are those of the server on this port and path. */
   readonly path: string;
   /** 0 when served on the HTTP server's port. */
   readonly port: number;

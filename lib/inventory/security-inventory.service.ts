@@ -45,18 +45,26 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
 
   private build(): SecurityInventory {
     const byKey = new Map<string, { entry: Omit<NamespaceInventoryEntry, 'handlers'>; handlers: HandlerInventoryEntry[] }>();
+    // Engine settings (transports, size cap, timeouts) belong to the server, which Nest creates
+    // from the first gateway bound on a port and path: later gateways there share it.
     const servers = new Map<string, Omit<NamespaceInventoryEntry, 'handlers' | 'namespace' | 'dynamic'>>();
     for (const gateway of discoverGateways(this.discovery)) {
-      const ns = this.describeNamespace(gateway);
-      const key = `${ns.port} ${ns.path} ${ns.namespace}`;
+      const options = gatewayOptions(gateway);
+      const serverKey = `${gatewayPort(gateway)} ${options.path ?? DEFAULT_PATH}`;
+      let server = servers.get(serverKey);
+      if (server === undefined) {
+        server = this.describeServer(gateway);
+        servers.set(serverKey, server);
+      }
+      const namespace = options.namespace;
+      const name = namespace instanceof RegExp ? namespace.source : normalizeNamespace(namespace);
+      const key = `${serverKey} ${name}`;
       let group = byKey.get(key);
       if (group === undefined) {
-        group = { entry: ns, handlers: [] };
+        group = { entry: { ...server, namespace: name, dynamic: namespace instanceof RegExp }, handlers: [] };
         byKey.set(key, group);
       }
       group.handlers.push(...this.describeHandlers(gateway));
-      const serverKey = `${ns.port} ${ns.path}`;
-      if (!servers.has(serverKey)) servers.set(serverKey, ns);
     }
     // `/` exists on every Socket.IO server and is secured like any other namespace.
     for (const [serverKey, server] of servers) {
@@ -64,7 +72,7 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
     }
     const namespaces = [...byKey.values()]
       .map(({ entry, handlers }) => Object.freeze({ ...entry, handlers: Object.freeze(handlers.sort((a, b) => a.event.localeCompare(b.event))) }))
-      .sort((a, b) => a.port - b.port || a.namespace.localeCompare(b.namespace));
+      .sort((a, b) => a.port - b.port || a.path.localeCompare(b.path) || a.namespace.localeCompare(b.namespace));
     const denied = namespaces.flatMap((ns) => ns.handlers.filter((h) => h.access === 'denied'));
     return Object.freeze({
       builtAt: Date.now(),
@@ -74,10 +82,10 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
     });
   }
 
-  private describeNamespace(gateway: Type<unknown>): Omit<NamespaceInventoryEntry, 'handlers'> {
+  /** The server-wide settings, from the gateway whose options created the server. */
+  private describeServer(gateway: Type<unknown>): Omit<NamespaceInventoryEntry, 'handlers' | 'namespace' | 'dynamic'> {
     const options = gatewayOptions(gateway);
     const raw = options as { transports?: unknown; allowUpgrades?: unknown; maxHttpBufferSize?: unknown; connectTimeout?: unknown };
-    const namespace = options.namespace;
     const o = this.options;
     const credentials = [
       ...(o.credentials.authPayload ? ['auth.token (handshake payload)'] : []),
@@ -85,8 +93,6 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
       ...(o.credentials.cookieName !== null ? [`cookie ${o.credentials.cookieName}`] : []),
     ];
     return {
-      namespace: namespace instanceof RegExp ? namespace.source : normalizeNamespace(namespace),
-      dynamic: namespace instanceof RegExp,
       path: options.path ?? DEFAULT_PATH,
       port: gatewayPort(gateway),
       transports: Array.isArray(raw.transports) ? raw.transports.map(String) : DEFAULT_TRANSPORTS,
