@@ -12,6 +12,8 @@ import {
   WsPrincipal,
   WsPublic,
   WsSecurityException,
+  PermissionResolver,
+  type PermissionQuery,
   type Principal,
   type SecurityEvent,
 } from '../../lib/index.js';
@@ -454,5 +456,46 @@ describe('authorization (THREATS 14-19)', () => {
     }
     expect(runs.undecorated).toBe(0);
     expect(await ask(control, 'channel:join', { channelId: 'general' })).toEqual({ ok: true });
+  });
+});
+
+/** A membership lookup: async, consults its own data, and fails for one resource. */
+@Injectable()
+class MembershipResolver implements PermissionResolver {
+  static readonly members = new Map<string, Set<string>>([['general', new Set(['acme/ann'])]]);
+  readonly queries: PermissionQuery[] = [];
+
+  async isAllowed(query: PermissionQuery): Promise<boolean> {
+    this.queries.push(query);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (query.resourceId === 'broken') throw new Error('membership database unreachable: host=db.internal password=hunter2');
+    return MembershipResolver.members.get(query.resourceId ?? '')?.has(`${query.principal.tenantId}/${query.principal.userId}`) ?? false;
+  }
+}
+
+describe('a pluggable permission resolver', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startApp({ gateways: [ChatGateway], security: { authorization: { permissionResolver: MembershipResolver } } });
+  });
+  afterEach(() => closeAllClients());
+  afterAll(async () => { await t.close(); });
+
+  it('decides instead of the claims, asynchronously, with the message context', async () => {
+    // Claims grant everything; the resolver grants only what membership says.
+    const ann = await connected(t.url, '/chat', { auth: { token: signToken({ sub: 'ann', perms: ['*'] }) } });
+    expect(await ann.timeout(ACK_TIMEOUT_MS).emitWithAck('channel:join', { channelId: 'general' })).toEqual({ ok: true });
+    expect(await ann.timeout(ACK_TIMEOUT_MS).emitWithAck('channel:join', { channelId: 'random' })).toEqual(FORBIDDEN);
+    const resolver = t.app.get<MembershipResolver>(PermissionResolver);
+    expect(resolver.queries).toContainEqual(expect.objectContaining({ permission: 'channel:read', resourceId: 'random', namespace: '/chat', event: 'channel:join' }));
+  });
+
+  it('a resolver that throws refuses with INTERNAL; the detail stays in the server; the process goes on', async () => {
+    const ann = await connected(t.url, '/chat', { auth: { token: signToken({ sub: 'ann', perms: ['*'] }) } });
+    const answer = await ann.timeout(ACK_TIMEOUT_MS).emitWithAck('channel:join', { channelId: 'broken' });
+    expect(answer).toEqual({ error: { code: 'INTERNAL', message: 'Internal error' } });
+    expect(JSON.stringify(answer)).not.toContain('hunter2');
+    expect(await ann.timeout(ACK_TIMEOUT_MS).emitWithAck('channel:join', { channelId: 'general' })).toEqual({ ok: true });
   });
 });

@@ -162,7 +162,7 @@ describe('moderation (THREATS 5)', () => {
     await waitFor('the handshake to reach the app middleware', () => slowGate.reached === 1);
     await moderation.banUser('acme', 'eve');
     release();
-    const result = await outcome;
+    const result = await Promise.race([outcome, new Promise<string>((resolve) => setTimeout(() => resolve('still connected'), 5000).unref())]);
     if (result === 'disconnected') expect(await exception).toEqual(BANNED);
     else expect(result).toBe('refused BANNED');
     expect(t.app.get(ConnectionLifecycle).sessionsOf(userKey('acme', 'eve'))).toEqual([]);
