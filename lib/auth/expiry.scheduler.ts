@@ -1,11 +1,14 @@
 /**
- * One timer for every deadline: items sit in one-second buckets and a single unref'd interval
- * fires the due ones. O(1) to schedule, move or cancel; no timer object per socket.
+ * One timer for every deadline: items sit in buckets of `resolutionMs` and a single unref'd
+ * timer, armed for the next bucket boundary, fires the due ones. O(1) to schedule, move or
+ * cancel; no timer object per socket. An item fires at its bucket's boundary: never before its
+ * deadline, and less than `resolutionMs` after it (plus event-loop delay).
  */
 export class ExpiryScheduler<T> {
   private readonly buckets = new Map<number, Set<T>>();
   private readonly bucketOf = new Map<T, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** Every bucket up to this one has fired. */
   private cursor = 0;
 
   constructor(
@@ -20,11 +23,7 @@ export class ExpiryScheduler<T> {
   /** (Re)schedules `item` to fire at `atMs` (epoch ms), never early. */
   schedule(item: T, atMs: number): void {
     this.cancel(item);
-    if (this.timer === null) {
-      this.cursor = Math.floor(Date.now() / this.resolutionMs);
-      this.timer = setInterval(() => this.tick(), this.resolutionMs);
-      this.timer.unref();
-    }
+    if (this.timer === null) this.cursor = Math.max(this.cursor, Math.floor(Date.now() / this.resolutionMs));
     const bucket = Math.max(Math.ceil(atMs / this.resolutionMs), this.cursor + 1);
     let set = this.buckets.get(bucket);
     if (set === undefined) {
@@ -33,6 +32,7 @@ export class ExpiryScheduler<T> {
     }
     set.add(item);
     this.bucketOf.set(item, bucket);
+    this.arm();
   }
 
   cancel(item: T): void {
@@ -47,10 +47,22 @@ export class ExpiryScheduler<T> {
 
   /** Stops the timer and forgets everything. */
   clear(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.buckets.clear();
     this.bucketOf.clear();
+  }
+
+  /** Arms the one timer for the next bucket boundary, while anything is scheduled. */
+  private arm(): void {
+    if (this.timer !== null || this.bucketOf.size === 0) return;
+    const delay = this.resolutionMs - (Date.now() % this.resolutionMs);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.tick();
+      this.arm();
+    }, delay);
+    this.timer.unref();
   }
 
   private tick(): void {
@@ -64,10 +76,6 @@ export class ExpiryScheduler<T> {
         this.bucketOf.delete(item);
         this.onDue(item);
       }
-    }
-    if (this.bucketOf.size === 0 && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
     }
   }
 }

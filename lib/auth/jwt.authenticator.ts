@@ -17,6 +17,8 @@ function boundedString(value: unknown): value is string {
 /**
  * The default authenticator: verifies a JWT with `@nestjs/jwt` using pinned algorithms, a
  * required `exp`, optional `iss`/`aud` and a bounded clock tolerance, then maps its claims.
+ * The principal's `expiresAt` is `exp` plus the clock tolerance: the moment the token stops
+ * being accepted, so a token admitted inside the tolerance is not cut off at once.
  */
 export class JwtAuthenticator implements RealtimeAuthenticator {
   private readonly jwt = new JwtService();
@@ -59,7 +61,9 @@ export class JwtAuthenticator implements RealtimeAuthenticator {
       userId: sub,
       tenantId: tenant,
       permissions: Object.freeze([...(perms as string[])]),
-      expiresAt: exp * 1000,
+      // The token is accepted until `exp` plus the clock tolerance, at the handshake and after it:
+      // the connection's deadline must agree with what `verify` accepted.
+      expiresAt: (exp + this.config.clockToleranceSeconds) * 1000,
       ...(jti !== undefined ? { tokenId: jti } : {}),
     });
   }

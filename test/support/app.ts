@@ -1,4 +1,4 @@
-import type { INestApplication, Provider, Type } from '@nestjs/common';
+import type { INestApplication, LoggerService, Provider, Type } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { RealtimeSecurityModule, SecureIoAdapter, type RealtimeSecurityOptions } from '../../lib/index.js';
@@ -17,6 +17,8 @@ export interface TestAppOptions {
   controllers?: Type<unknown>[];
   providers?: Provider[];
   imports?: NonNullable<Parameters<typeof Module>[0]>['imports'];
+  /** The app's logger (for example a `CapturingLogger`); default none. */
+  logger?: LoggerService;
 }
 
 /** Starts a Nest app with the module, the adapter and the given gateways on 127.0.0.1:0. */
@@ -29,7 +31,7 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
     controllers: options.controllers ?? [],
     providers: [...(options.gateways ?? []), ...(options.providers ?? [])],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger: options.logger ?? false });
   app.useWebSocketAdapter(new SecureIoAdapter(app));
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
