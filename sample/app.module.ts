@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RealtimeSecurityModule } from '../lib/index.js';
 import { ChatGateway } from './chat/chat.gateway.js';
 import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
+import { DemoLoginController } from './demo/demo-login.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { WebController } from './web/web.controller.js';
 
 /** The sample app: the library configured once from the environment, plus its gateways and routes. */
 @Module({})
@@ -18,7 +20,8 @@ export class AppModule {
           connections: { maxPerUser: config.maxConnectionsPerUser },
         }),
       ],
-      controllers: [HealthController],
+      // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
+      controllers: [HealthController, WebController, ...(config.demoLogin ? [DemoLoginController] : [])],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway],
     };
   }

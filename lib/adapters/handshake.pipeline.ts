@@ -50,10 +50,9 @@ export class HandshakePipeline {
 
   /** Step 0, on the first HTTP request of every Engine.IO connection (refused with HTTP 403). */
   readonly engineGate: EngineGate = (req, callback) => {
-    const origin = headerValue(req.headers.origin);
     const cookieName = this.options.credentials.cookieName;
     const carriesCookie = cookieName !== null && readCookie(headerValue(req.headers.cookie), cookieName) !== undefined;
-    if (!this.origins.accepts(origin, carriesCookie ? 'cookie' : null)) {
+    if (!this.origins.acceptsRequest(req.headers, carriesCookie ? 'cookie' : null)) {
       this.events.emit({ kind: 'origin_refused', code: SecurityErrorCode.ORIGIN_REJECTED, address: req.socket.remoteAddress });
       callback(SecurityErrorCode.ORIGIN_REJECTED, false);
       return;
@@ -97,7 +96,7 @@ export class HandshakePipeline {
     const extracted = extractCredential(handshake.auth, handshake.headers, this.options.credentials);
     if (extracted === null || extracted === 'malformed') throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
     const origin = headerValue(handshake.headers.origin);
-    if (!this.origins.accepts(origin, extracted.source)) throw new HandshakeRefusedError(SecurityErrorCode.ORIGIN_REJECTED);
+    if (!this.origins.acceptsRequest(handshake.headers, extracted.source)) throw new HandshakeRefusedError(SecurityErrorCode.ORIGIN_REJECTED);
     const principal = await this.authenticator.authenticate({
       credential: extracted.credential,
       source: extracted.source,

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { OriginEnforcement } from '../interfaces/realtime-security-options.interface.js';
 import type { CredentialSource } from '../interfaces/authenticator.interface.js';
 
@@ -20,6 +21,26 @@ export function normalizeOrigin(value: string): string | null {
   return url.origin.toLowerCase();
 }
 
+/**
+ * The origin a handshake request speaks for. Browsers leave `Origin` out of same-origin GETs, such
+ * as the first Engine.IO polling request of a page served by this server; there
+ * `Sec-Fetch-Site: same-origin` (a header no page can set) vouches that the page's origin is the
+ * request's own, `scheme://Host`. Both schemes are returned: behind a TLS proxy the server cannot
+ * see the page's, and a same-origin page is this server's own, so only the host (still checked
+ * against the allowlist) matters. Empty when nothing vouches for an origin.
+ */
+export function requestOrigins(headers: IncomingHttpHeaders): string[] {
+  const origin = firstValue(headers.origin);
+  if (origin !== undefined) return [origin];
+  const host = firstValue(headers.host);
+  if (firstValue(headers['sec-fetch-site']) !== 'same-origin' || host === undefined || host.length === 0) return [];
+  return [`http://${host}`, `https://${host}`];
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** Decides whether a handshake's Origin is acceptable for the credential it carries. */
 export class OriginPolicy {
   constructor(
@@ -32,6 +53,13 @@ export class OriginPolicy {
     if (origin === undefined) return false;
     const normalized = normalizeOrigin(origin);
     return normalized !== null && this.allowed.has(normalized);
+  }
+
+  /** {@link accepts} for a handshake request, same-origin GETs without `Origin` included ({@link requestOrigins}). */
+  acceptsRequest(headers: IncomingHttpHeaders, source: CredentialSource | null): boolean {
+    const origins = requestOrigins(headers);
+    if (origins.length === 0) return this.accepts(undefined, source);
+    return origins.some((origin) => this.accepts(origin, source));
   }
 
   /** Whether a handshake with this Origin header and credential source may proceed. */

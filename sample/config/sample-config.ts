@@ -14,6 +14,8 @@ export interface SampleConfig {
   readonly nodeId: string;
   readonly messageRatePerUser: number;
   readonly handshakeRatePerAddress: number;
+  /** DEMO ONLY: `POST /demo/login` signs in as a demo user without a password. `DEMO_LOGIN=off` removes it. */
+  readonly demoLogin: boolean;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -45,7 +47,16 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     nodeId: env.NODE_ID && env.NODE_ID.length > 0 ? env.NODE_ID : `${hostname()}-${process.pid}`,
     messageRatePerUser: intFromEnv(env, 'MESSAGE_RATE_PER_USER', 100, 1, 1_000_000),
     handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
+    demoLogin: switchFromEnv(env, 'DEMO_LOGIN', true),
   };
+}
+
+function switchFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be "on" or "off" (got ${JSON.stringify(raw.slice(0, 32))}).`);
 }
 
 /** Default allowed origins for a port: the sample's own page on localhost and 127.0.0.1. */
