@@ -34,7 +34,8 @@ export function requestOrigins(headers: IncomingHttpHeaders): string[] {
   if (origin !== undefined) return [origin];
   const host = firstValue(headers.host);
   if (firstValue(headers['sec-fetch-site']) !== 'same-origin' || host === undefined || host.length === 0) return [];
-  return [`http://${host}`, `https://${host}`];
+  // Built here, not sent by a browser: canonicalise (a Host may carry case or a default port).
+  return [`http://${host}`, `https://${host}`].map(normalizeOrigin).filter((o): o is string => o !== null);
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {
@@ -48,11 +49,16 @@ export class OriginPolicy {
     private readonly enforce: OriginEnforcement,
   ) {}
 
-  /** Exact match after canonicalisation; `null`, suffix and look-alike origins never match. */
+  /**
+   * Exact match: the header must already be in canonical form and listed. Browsers always send
+   * the canonical serialisation (lower case, no default port, no slash), so any other spelling
+   * (`HTTP://APP.X`, `http://app.x:80`, `http://app.x/`) is not a browser's and is refused;
+   * `null`, suffix and look-alike origins never match.
+   */
   isAllowed(origin: string | undefined): boolean {
     if (origin === undefined) return false;
     const normalized = normalizeOrigin(origin);
-    return normalized !== null && this.allowed.has(normalized);
+    return normalized !== null && normalized === origin && this.allowed.has(normalized);
   }
 
   /** {@link accepts} for a handshake request, same-origin GETs without `Origin` included ({@link requestOrigins}). */

@@ -53,7 +53,7 @@ describe('handshake: credentials', () => {
 
   afterEach(async () => {
     closeAllClients();
-    RawEngineClient.closeAll();
+    await RawEngineClient.closeAll();
     // The control client connected before the attacks still works.
     if (!control.connected) control = await connected(t.url, '/chat', { auth: { token: signToken({ sub: 'control' }) } });
     await expect(control.emitWithAck('ev', {})).resolves.toMatchObject({ ok: true, userId: 'control' });

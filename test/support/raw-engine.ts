@@ -106,10 +106,11 @@ export class RawEngineClient {
     }
   }
 
-  /** Closes every client still open (for `afterEach`). */
-  static closeAll(): void {
-    for (const client of open) client.close();
+  /** Closes every client still open (for `afterEach`); resolves once the server has seen each close. */
+  static async closeAll(): Promise<void> {
+    const clients = [...open];
     open.clear();
+    await Promise.all(clients.map((client) => client.close()));
   }
 
   get isClosed(): boolean {
@@ -187,22 +188,47 @@ export class RawEngineClient {
     });
   }
 
-  /** Closes the engine connection abruptly (no DISCONNECT packet): the server sees a transport close. */
-  close(): void {
+  /**
+   * Closes the engine connection the way a client does (websocket close frame, or the polling
+   * `1` close packet) and resolves once the server has acknowledged it. The server sees a
+   * transport close: no Socket.IO DISCONNECT packet is sent.
+   */
+  async close(): Promise<void> {
+    open.delete(this);
+    if (this.isClosed) return;
+    const ws = this.ws;
+    if (ws !== null) {
+      const done = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.close();
+      const timer = setTimeout(() => ws.terminate(), 2000);
+      await done;
+      clearTimeout(timer);
+    } else {
+      this.polling = false;
+      await this.http('POST', '1').catch(() => undefined);
+      this.poll?.destroy();
+      this.poll = null;
+    }
+    this.markClosed('client close');
+  }
+
+  /** Drops the TCP connection(s) with no close packet at all (the server notices a transport error or a ping timeout). */
+  abort(): void {
+    open.delete(this);
     this.polling = false;
     this.poll?.destroy();
     this.poll = null;
-    if (this.ws !== null) this.ws.terminate();
-    this.markClosed('client close');
-    open.delete(this);
+    this.ws?.terminate();
+    this.markClosed('client abort');
   }
 
   private static async openWebSocket(base: string, options: RawOpenOptions): Promise<RawEngineClient> {
     const ws = new WebSocket(engineUrl(base, 'websocket', options.query), { headers: options.headers });
     const sid = await new Promise<string>((resolve, reject) => {
-      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-        readBody(res).then((body) => reject(new RawHandshakeRefused(res.statusCode ?? 0, body)), reject);
-        ws.terminate();
+      ws.once('unexpected-response', (req, res: IncomingMessage) => {
+        ws.removeAllListeners('error');
+        ws.on('error', () => undefined);
+        readBody(res).then((body) => reject(new RawHandshakeRefused(res.statusCode ?? 0, body)), reject).finally(() => req.destroy());
       });
       ws.once('error', reject);
       ws.once('message', (data) => {
