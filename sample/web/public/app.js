@@ -120,9 +120,7 @@ function connect() {
     setConnection('connected');
     hideBanner();
     state.lastException = null;
-    await loadPresence();
-    await joinChannel(state.channel ?? $('channel').value);
-    refreshModeration();
+    await Promise.all([loadPresence(), joinChannel(state.channel ?? $('channel').value), refreshModeration()]);
   });
 
   socket.on('connect_error', (err) => {
