@@ -7,3 +7,6 @@ export const PUBLIC_METADATA = 'realtime-security:public';
 
 /** Room every socket of a user joins; clients can never name it (see `tenantRoom`). */
 export const USER_ROOM_PREFIX = 'rt-user:';
+
+/** Injection token of this process's node id (presence records carry it). Internal. */
+export const NODE_ID = Symbol('RealtimeSecurityNodeId');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import type { Socket } from 'socket.io';
 import { RESOLVED_OPTIONS, USER_ROOM_PREFIX } from '../constants.js';
@@ -27,15 +27,36 @@ export interface ConnectionLifecycleEvent {
 
 type EngineConnection = Socket['conn'];
 
+/** Sizes of the lifecycle's internal indexes, for leak checks and metrics. */
+export interface ConnectionLifecycleStats {
+  /** Connection slots (leases) this process holds, pending handshakes included. */
+  readonly leases: number;
+  /** Open namespace sockets. */
+  readonly sessions: number;
+  /** Users with at least one open socket on this node. */
+  readonly users: number;
+  /** Tenants with at least one open socket on this node. */
+  readonly tenants: number;
+  /** Sockets waiting on their token expiry. */
+  readonly expiryTimers: number;
+}
+
 /**
  * The connection lifecycle, in order: `admit` (handshake, takes the slot) → `open` (the socket
  * exists) → `close` (every close path ends here, and releases the slot exactly once).
+ *
+ * Close paths, all through `close()`: the socket's `disconnect` event (client close, transport
+ * error or abrupt TCP loss, ping timeout, server `disconnect()`, server shutdown); `terminate()`
+ * (ban, moderation, token expiry); `settle()` for a socket that passed the handshake but never
+ * connected (its client left, or a later step refused it); `closeAll()` at application shutdown.
  */
 @Injectable()
-export class ConnectionLifecycle implements OnModuleDestroy {
+export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
   private readonly leasesByConn = new WeakMap<EngineConnection, Map<string, ConnectionLease>>();
   private readonly sessionsByUser = new Map<string, Set<ConnectionSession>>();
+  private readonly sessionsByTenant = new Map<string, Set<ConnectionSession>>();
+  private sessionCount = 0;
   private readonly expiry = new ExpiryScheduler<ConnectionSession>((session) => this.onExpiryDue(session));
   private readonly changes = new Subject<ConnectionLifecycleEvent>();
   private activeLeases = 0;
@@ -52,6 +73,17 @@ export class ConnectionLifecycle implements OnModuleDestroy {
   /** Connections (leases) this process holds now. */
   get connectionCount(): number {
     return this.activeLeases;
+  }
+
+  /** Sizes of the internal indexes (they return to zero when every socket has closed). */
+  get stats(): ConnectionLifecycleStats {
+    return {
+      leases: this.activeLeases,
+      sessions: this.sessionCount,
+      users: this.sessionsByUser.size,
+      tenants: this.sessionsByTenant.size,
+      expiryTimers: this.expiry.size,
+    };
   }
 
   /**
@@ -79,12 +111,9 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     const session = sessionOf(socket);
     if (session === undefined || session.state !== 'pending') return undefined;
     session.state = 'open';
-    let set = this.sessionsByUser.get(session.userKey);
-    if (set === undefined) {
-      set = new Set();
-      this.sessionsByUser.set(session.userKey, set);
-    }
-    set.add(session);
+    addTo(this.sessionsByUser, session.userKey, session);
+    addTo(this.sessionsByTenant, session.lease.tenantId, session);
+    this.sessionCount += 1;
     socket.once('disconnect', () => this.close(session));
     void socket.join(USER_ROOM_PREFIX + session.userKey);
     this.scheduleExpiry(session);
@@ -100,11 +129,8 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     if (session.state === 'closed') return;
     session.state = 'closed';
     this.expiry.cancel(session);
-    const set = this.sessionsByUser.get(session.userKey);
-    if (set !== undefined) {
-      set.delete(session);
-      if (set.size === 0) this.sessionsByUser.delete(session.userKey);
-    }
+    if (removeFrom(this.sessionsByUser, session.userKey, session)) this.sessionCount -= 1;
+    removeFrom(this.sessionsByTenant, session.lease.tenantId, session);
     this.dropLeaseRef(session.socket.conn, session.lease);
   }
 
@@ -118,6 +144,11 @@ export class ConnectionLifecycle implements OnModuleDestroy {
   /** Open sessions of a user on this node. */
   sessionsOf(userKey: string): readonly ConnectionSession[] {
     return [...(this.sessionsByUser.get(userKey) ?? [])];
+  }
+
+  /** Open sessions of a tenant on this node, every namespace (a live view: do not close while iterating). */
+  tenantSessions(tenantId: string): ReadonlySet<ConnectionSession> {
+    return this.sessionsByTenant.get(tenantId) ?? EMPTY;
   }
 
   /** Every open session on this node. */
@@ -141,8 +172,24 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     this.close(session);
   }
 
+  /**
+   * Closes every open socket of this node, releasing each slot once. Runs at application
+   * shutdown, after Nest has closed the Socket.IO servers (so normally there is nothing left).
+   */
+  closeAll(): void {
+    for (const session of this.allSessions()) {
+      session.socket.disconnect(true);
+      this.close(session);
+    }
+  }
+
   onModuleDestroy(): void {
     this.expiry.clear();
+  }
+
+  /** Nest closes the Socket.IO servers after `onModuleDestroy`: their closes are still reported. */
+  onApplicationShutdown(): void {
+    this.closeAll();
     this.changes.complete();
   }
 
@@ -162,12 +209,7 @@ export class ConnectionLifecycle implements OnModuleDestroy {
   }
 
   private async takeLease(conn: EngineConnection, key: string, principal: Principal): Promise<ConnectionLease> {
-    let byUser = this.leasesByConn.get(conn);
-    if (byUser === undefined) {
-      byUser = new Map();
-      this.leasesByConn.set(conn, byUser);
-    }
-    const existing = byUser.get(key);
+    const existing = this.leasesByConn.get(conn)?.get(key);
     if (existing !== undefined && !existing.released) {
       existing.refs += 1;
       if (await existing.granted) return existing;
@@ -179,7 +221,8 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     }
     this.activeLeases += 1;
     const id = randomUUID();
-    const granted = this.leases.acquire(key, id, this.options.connections.maxPerUser).catch((error: unknown) => {
+    // Through a promise, so a store that throws synchronously still gives the slot back below.
+    const granted = Promise.resolve().then(() => this.leases.acquire(key, id, this.options.connections.maxPerUser)).catch((error: unknown) => {
       this.logger.error(`connection lease store failed on acquire: ${describe(error)}`);
       return null;
     });
@@ -187,11 +230,16 @@ export class ConnectionLifecycle implements OnModuleDestroy {
       id, userKey: key, userId: principal.userId, tenantId: principal.tenantId,
       granted: granted.then((ok) => ok === true), refs: 1, opened: false, released: false,
     };
+    let byUser = this.leasesByConn.get(conn);
+    if (byUser === undefined) {
+      byUser = new Map();
+      this.leasesByConn.set(conn, byUser);
+    }
     byUser.set(key, lease);
     const outcome = await granted;
     if (outcome === true) return lease;
     lease.released = true;
-    byUser.delete(key);
+    this.forgetLease(conn, lease);
     this.activeLeases -= 1;
     throw new HandshakeRefusedError(outcome === null ? SecurityErrorCode.SERVICE_UNAVAILABLE : SecurityErrorCode.CONNECTION_LIMIT);
   }
@@ -200,8 +248,7 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     lease.refs -= 1;
     if (lease.refs > 0 || lease.released) return;
     lease.released = true;
-    const byUser = this.leasesByConn.get(conn);
-    if (byUser?.get(lease.userKey) === lease) byUser.delete(lease.userKey);
+    this.forgetLease(conn, lease);
     this.activeLeases -= 1;
     this.leases.release(lease.userKey, lease.id).catch((error: unknown) => {
       this.logger.error(`connection lease store failed on release: ${describe(error)}`);
@@ -209,9 +256,35 @@ export class ConnectionLifecycle implements OnModuleDestroy {
     if (lease.opened) this.emitChange('disconnected', lease);
   }
 
+  private forgetLease(conn: EngineConnection, lease: ConnectionLease): void {
+    const byUser = this.leasesByConn.get(conn);
+    if (byUser?.get(lease.userKey) !== lease) return;
+    byUser.delete(lease.userKey);
+    if (byUser.size === 0) this.leasesByConn.delete(conn);
+  }
+
   private emitChange(type: ConnectionLifecycleEvent['type'], lease: ConnectionLease): void {
     this.changes.next(Object.freeze({ type, userKey: lease.userKey, userId: lease.userId, tenantId: lease.tenantId, leaseId: lease.id, at: Date.now() }));
   }
+}
+
+const EMPTY: ReadonlySet<ConnectionSession> = new Set();
+
+function addTo<K>(index: Map<K, Set<ConnectionSession>>, key: K, session: ConnectionSession): void {
+  let set = index.get(key);
+  if (set === undefined) {
+    set = new Set();
+    index.set(key, set);
+  }
+  set.add(session);
+}
+
+/** Removes the session; deletes the key once its set is empty. True when it was there. */
+function removeFrom<K>(index: Map<K, Set<ConnectionSession>>, key: K, session: ConnectionSession): boolean {
+  const set = index.get(key);
+  if (set === undefined || !set.delete(session)) return false;
+  if (set.size === 0) index.delete(key);
+  return true;
 }
 
 /** An error's class and message only: stores may include connection details, never tokens. */

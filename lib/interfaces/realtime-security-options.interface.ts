@@ -1,5 +1,8 @@
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
+import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
+import type { PresenceStore } from './presence-store.interface.js';
+import type { Principal } from './principal.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
@@ -69,6 +72,54 @@ export interface ConnectionLimitOptions {
   maxPerUser?: number;
   /** Open connections this process accepts in all (1..1,000,000); past it `SERVICE_UNAVAILABLE`. @default 10000 */
   maxTotal?: number;
+  /**
+   * Where per-user slots are counted (class, built through Nest DI, or instance). Must pass the
+   * lease store contract suite. @default InMemoryConnectionLeaseStore
+   */
+  store?: Type<ConnectionLeaseStore> | ConnectionLeaseStore;
+}
+
+/** The user a presence change is about. */
+export interface PresenceSubject {
+  readonly tenantId: string;
+  readonly userId: string;
+}
+
+/**
+ * Decides whether `viewer` (the live principal of a connected socket of the subject's own
+ * tenant) may receive a subject's presence. Sockets of other tenants are never asked.
+ */
+export type PresenceAudience = (viewer: Principal, subject: PresenceSubject) => boolean;
+
+/** The built-in `presence_update` broadcast. */
+export interface PresenceBroadcastOptions {
+  /** Namespaces whose sockets may receive it, exact names such as `'/chat'`; empty turns it off. @default [] */
+  namespaces?: string[];
+  /** The event name. @default 'presence_update' */
+  event?: string;
+  /**
+   * The permission a viewer needs (grammar of `@WsAuthorize`); used when `audience` is not given.
+   * @default 'presence:read'
+   */
+  permission?: string;
+  /** Replaces the permission check (the same-tenant rule always applies). @default undefined */
+  audience?: PresenceAudience;
+}
+
+/** Server-computed presence. */
+export interface PresenceOptions {
+  /**
+   * A reconnect within this many ms of the last close announces neither offline nor online
+   * (0..60000; 0 announces every change at once). Queries are never delayed. @default 2000
+   */
+  flapWindowMs?: number;
+  /** Broadcast `presence_update` to allowed sockets. @default { namespaces: [] } (off) */
+  broadcast?: PresenceBroadcastOptions;
+  /**
+   * Where presence lives (class, built through Nest DI, or instance). Must pass the presence
+   * store contract suite. @default InMemoryPresenceStore
+   */
+  store?: Type<PresenceStore> | PresenceStore;
 }
 
 /** Socket.IO and Engine.IO settings the adapter applies; gateway options cannot loosen them. */
@@ -119,6 +170,8 @@ export interface RealtimeSecurityOptions {
   tokens?: TokenLifetimeOptions;
   /** Per-user and per-process connection ceilings. @default { maxPerUser: 5, maxTotal: 10000 } */
   connections?: ConnectionLimitOptions;
+  /** Presence: flap damping, the `presence_update` broadcast, the store. @default see {@link PresenceOptions} */
+  presence?: PresenceOptions;
   /** Transport limits and timeouts. @default see {@link TransportOptions} */
   transport?: TransportOptions;
   /** Log security events through Nest's logger. @default true */

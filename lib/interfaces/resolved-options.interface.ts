@@ -1,7 +1,9 @@
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
-import type { JwtAlgorithm, OriginEnforcement } from './realtime-security-options.interface.js';
+import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
+import type { PresenceStore } from './presence-store.interface.js';
+import type { JwtAlgorithm, OriginEnforcement, PresenceAudience } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
 export interface ResolvedRealtimeSecurityOptions {
@@ -32,6 +34,17 @@ export interface ResolvedRealtimeSecurityOptions {
   readonly connections: {
     readonly maxPerUser: number;
     readonly maxTotal: number;
+    readonly store: Type<ConnectionLeaseStore> | ConnectionLeaseStore | null;
+  };
+  readonly presence: {
+    readonly flapWindowMs: number;
+    readonly broadcast: {
+      readonly namespaces: ReadonlySet<string>;
+      readonly event: string;
+      readonly permission: string;
+      readonly audience: PresenceAudience | null;
+    };
+    readonly store: Type<PresenceStore> | PresenceStore | null;
   };
   readonly transport: {
     readonly maxMessageBytes: number;

@@ -130,6 +130,51 @@ function resolveAuthorization(options: RealtimeSecurityOptions): ResolvedRealtim
   return Object.freeze({ permissionResolver: resolver, resourceIdPattern: pattern });
 }
 
+/** Socket.IO's own event names: a broadcast under one of them would never reach a client handler. */
+const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error']);
+const NAMESPACE_NAME = /^\/[A-Za-z0-9/_.:-]{0,127}$/;
+const PERMISSION = /^[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}(?::[A-Za-z0-9_.-]{1,128})?$/;
+
+/** A pluggable backend: a class (built through Nest DI) or an instance with every method. */
+function pluggable<T>(option: string, value: unknown, methods: readonly string[], contract: string): T | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'function') return value as T;
+  const missing = typeof value === 'object' ? methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function') : methods;
+  if (missing.length > 0) {
+    throw new Invalid(option, `is not a store (missing ${missing.join(', ')})`, `Pass a class or instance implementing ${contract}, or leave it out for the in-memory store.`);
+  }
+  return value as T;
+}
+
+function resolvePresence(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['presence'] {
+  const presence = options.presence ?? {};
+  const broadcast = presence.broadcast ?? {};
+  const namespacesRaw = broadcast.namespaces ?? [];
+  if (!Array.isArray(namespacesRaw) || namespacesRaw.some((n) => typeof n !== 'string' || !NAMESPACE_NAME.test(n))) {
+    throw new Invalid('presence.broadcast.namespaces', 'must be an array of namespace names such as \'/chat\'',
+      'List the exact namespaces whose sockets may receive presence updates, or leave it out to turn the broadcast off.');
+  }
+  const event = broadcast.event ?? 'presence_update';
+  if (typeof event !== 'string' || !EVENT_NAME.test(event) || RESERVED_EVENTS.has(event)) {
+    throw new Invalid('presence.broadcast.event', 'must be 1..64 characters of letters, digits and :_.- and not a Socket.IO reserved name',
+      "Leave it out for 'presence_update'.");
+  }
+  const permission = broadcast.permission ?? 'presence:read';
+  if (typeof permission !== 'string' || !PERMISSION.test(permission)) {
+    throw new Invalid('presence.broadcast.permission', 'must be a permission such as \'presence:read\' (no wildcards)', "Leave it out for 'presence:read'.");
+  }
+  const audience = broadcast.audience ?? null;
+  if (audience !== null && typeof audience !== 'function') {
+    throw new Invalid('presence.broadcast.audience', 'must be a function (viewer, subject) => boolean', 'Leave it out to require `presence.broadcast.permission`.');
+  }
+  return Object.freeze({
+    flapWindowMs: intInRange('presence.flapWindowMs', presence.flapWindowMs, 0, 60_000, 2000),
+    broadcast: Object.freeze({ namespaces: new Set<string>(namespacesRaw), event, permission, audience }),
+    store: pluggable<NonNullable<ResolvedRealtimeSecurityOptions['presence']['store']>>('presence.store', presence.store,
+      ['connectionOpened', 'connectionClosed', 'get', 'listOnline', 'countOnline', 'setPreference', 'getPreference'], 'PresenceStore'),
+  });
+}
+
 /** Validates options once, at start-up, and fills in every default. */
 export function resolveOptions(options: RealtimeSecurityOptions | undefined | null): ResolvedRealtimeSecurityOptions {
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -171,7 +216,10 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     connections: Object.freeze({
       maxPerUser: intInRange('connections.maxPerUser', options.connections?.maxPerUser, 1, 10, 5),
       maxTotal: intInRange('connections.maxTotal', options.connections?.maxTotal, 1, 1_000_000, 10_000),
+      store: pluggable<NonNullable<ResolvedRealtimeSecurityOptions['connections']['store']>>('connections.store', options.connections?.store,
+        ['acquire', 'release', 'count'], 'ConnectionLeaseStore'),
     }),
+    presence: resolvePresence(options),
     transport: Object.freeze({
       maxMessageBytes: intInRange('transport.maxMessageBytes', transport.maxMessageBytes, 1024, 16 * 1024 * 1024, 64 * 1024),
       connectTimeoutMs: intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000),

@@ -15,6 +15,9 @@ import { SecurityEventsService } from '../events/security-events.service.js';
 import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
 import { ModerationStore } from '../interfaces/moderation-store.interface.js';
+import { PresenceStore } from '../interfaces/presence-store.interface.js';
+import { PresenceBroadcastService } from '../presence/presence-broadcast.service.js';
+import { PresenceService } from '../presence/presence.service.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
 import {
   authenticatorProvider,
@@ -23,6 +26,8 @@ import {
   moderationBusProvider,
   moderationStoreProvider,
   permissionResolverProvider,
+  nodeIdProvider,
+  presenceStoreProvider,
   resolvedOptionsProvider,
 } from './realtime-security.providers.js';
 
@@ -46,11 +51,15 @@ import {
     authenticatorProvider,
     connectionLeaseStoreProvider,
     moderationStoreProvider,
+    presenceStoreProvider,
+    nodeIdProvider,
     SecurityEventsService,
     ConnectionLifecycle,
     HandshakePipeline,
     MessagePipeline,
     NamespaceSecurity,
+    PresenceService,
+    PresenceBroadcastService,
   ],
   exports: [
     PermissionResolver,
@@ -63,6 +72,8 @@ import {
     RealtimeAuthenticator,
     ConnectionLeaseStore,
     ModerationStore,
+    PresenceStore,
+    PresenceService,
     SecurityEventsService,
     ConnectionLifecycle,
     NamespaceSecurity,

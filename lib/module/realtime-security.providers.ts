@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Provider } from '@nestjs/common';
 import { DiscoveryService, ModuleRef } from '@nestjs/core';
-import { RESOLVED_OPTIONS } from '../constants.js';
+import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
 import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
 import { GatewaySecurityEnhancer } from '../authorization/gateway-security.enhancer.js';
@@ -14,9 +16,11 @@ import { InMemoryConnectionLeaseStore } from '../connections/in-memory-connectio
 import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
 import { ModerationStore } from '../interfaces/moderation-store.interface.js';
+import { PresenceStore } from '../interfaces/presence-store.interface.js';
 import type { RealtimeSecurityOptions } from '../interfaces/realtime-security-options.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InMemoryModerationStore } from '../moderation/in-memory-moderation.store.js';
+import { InMemoryPresenceStore } from '../presence/in-memory-presence.store.js';
 import { REALTIME_SECURITY_OPTIONS } from './realtime-security.module-definition.js';
 import { resolveOptions } from './options.validator.js';
 
@@ -38,9 +42,32 @@ export const authenticatorProvider: Provider = {
   inject: [RESOLVED_OPTIONS, ModuleRef],
 };
 
+/** `connections.store` when configured (a class is built through Nest DI), else the in-memory store. */
 export const connectionLeaseStoreProvider: Provider = {
   provide: ConnectionLeaseStore,
-  useClass: InMemoryConnectionLeaseStore,
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<ConnectionLeaseStore> => {
+    const custom = options.connections.store;
+    if (custom === null) return new InMemoryConnectionLeaseStore();
+    return typeof custom === 'function' ? moduleRef.create(custom) : custom;
+  },
+  inject: [RESOLVED_OPTIONS, ModuleRef],
+};
+
+/** `presence.store` when configured (a class is built through Nest DI), else the in-memory store. */
+export const presenceStoreProvider: Provider = {
+  provide: PresenceStore,
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<PresenceStore> => {
+    const custom = options.presence.store;
+    if (custom === null) return new InMemoryPresenceStore();
+    return typeof custom === 'function' ? moduleRef.create(custom) : custom;
+  },
+  inject: [RESOLVED_OPTIONS, ModuleRef],
+};
+
+/** This process's name in presence records (cluster mode reaps a dead node's connections by it). */
+export const nodeIdProvider: Provider = {
+  provide: NODE_ID,
+  useFactory: (): string => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
 };
 
 export const moderationStoreProvider: Provider = {
