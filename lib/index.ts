@@ -13,4 +13,5 @@ export * from './inventory/index.js';
 export * from './moderation/index.js';
 export * from './pipes/index.js';
 export * from './presence/index.js';
+export * from './throttling/index.js';
 export * from './utils/index.js';

@@ -3,6 +3,7 @@ import type { Namespace, ServerOptions, Socket } from 'socket.io';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { TransportLimits } from '../throttling/transport-limits.service.js';
 import { HandshakePipeline, type EngineGate, type NamespaceMiddleware } from './handshake.pipeline.js';
 import { MessagePipeline } from './message.pipeline.js';
 
@@ -16,6 +17,7 @@ export class NamespaceSecurity {
     private readonly handshake: HandshakePipeline,
     private readonly messages: MessagePipeline,
     private readonly lifecycle: ConnectionLifecycle,
+    private readonly limits: TransportLimits,
   ) {}
 
   /**
@@ -35,7 +37,10 @@ export class NamespaceSecurity {
     nsp.on('connection', (socket: Socket) => {
       const session = this.lifecycle.open(socket);
       if (session === undefined) socket.disconnect(true);
-      else this.messages.install(session);
+      else {
+        this.limits.watch(socket);
+        this.messages.install(session);
+      }
     });
   }
 
@@ -56,7 +61,10 @@ export class NamespaceSecurity {
       pingTimeout: t.pingTimeoutMs,
       perMessageDeflate: t.perMessageDeflate ? { threshold: 1024 } : false,
       allowEIO3: false,
-      allowRequest: gate,
+      // Per-address handshake rate first: a flood never reaches the Origin check.
+      allowRequest: this.limits.gate(gate),
+      // Binary attachments per packet capped (a custom parser of the gateway's is kept as is).
+      parser: gateway.parser ?? this.limits.parser,
       cors: gateway.cors ?? (allowed.length > 0 ? { origin: allowed, credentials: true } : undefined),
       // Recovery must never skip authentication.
       ...(recovery !== undefined ? { connectionStateRecovery: { ...recovery, skipMiddlewares: false } } : {}),

@@ -3,6 +3,7 @@ import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
 import type { Principal } from './principal.interface.js';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
@@ -134,6 +135,50 @@ export interface TransportOptions {
   pingTimeoutMs?: number;
   /** WebSocket permessage-deflate (off: a compressed bomb cannot bypass the size cap). @default false */
   perMessageDeflate?: boolean;
+  /** Binary attachments one message may carry (0..100); a packet announcing more closes the connection. @default 10 */
+  maxAttachments?: number;
+  /**
+   * Bytes queued for one client that does not read (65,536..268,435,456); past it the connection
+   * is dropped and its queue discarded. @default 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+}
+
+/**
+ * Message and handshake rate limits. Message limits run as a global guard on every gateway
+ * handler, per user (all sockets together); see `WsThrottlerGuard`.
+ */
+export interface RateLimitOptions {
+  /**
+   * Messages one user may send per `messageWindowMs`, all sockets (and, with a shared storage,
+   * all nodes) together (0..1,000,000); past it the ack resolves `RATE_LIMITED` with
+   * `retryAfterMs`. A handler with its own `@Throttle({ default: { limit, ttl } })` (or
+   * `@WsThrottle`) counts separately; `@SkipThrottle()` (or `@WsSkipThrottle()`) exempts one.
+   * 0 turns message limits off. @default 100
+   */
+  messageLimit?: number;
+  /** The window of `messageLimit`, in ms (1000..3,600,000). @default 10000 */
+  messageWindowMs?: number;
+  /**
+   * `RATE_LIMITED` answers a socket may get in a row; the next refused message disconnects it
+   * (0..1000; 0 disconnects on the first refusal). An accepted message resets the count. @default 5
+   */
+  strikes?: number;
+  /**
+   * Where message counters live: a `@nestjs/throttler` `ThrottlerStorage` (class, built through
+   * Nest DI, or instance). Share one (e.g. on Redis) between nodes to limit users cluster-wide.
+   * @default InMemoryThrottlerStorage
+   */
+  storage?: Type<ThrottlerStorage> | ThrottlerStorage;
+  /**
+   * Engine.IO handshakes accepted from one address per `handshakeWindowMs` (IPv6 per /64), as a
+   * token bucket (0..1,000,000); past it HTTP 403 `RATE_LIMITED`. 0 turns it off. @default 600
+   */
+  handshakesPerAddress?: number;
+  /** The window of `handshakesPerAddress`, in ms (1000..3,600,000). @default 60000 */
+  handshakeWindowMs?: number;
+  /** Addresses remembered at once (100..10,000,000); the least recently seen is forgotten first. @default 100000 */
+  maxTrackedAddresses?: number;
 }
 
 /** Per-message authorization (`@WsAuthorize`). */
@@ -174,6 +219,8 @@ export interface RealtimeSecurityOptions {
   presence?: PresenceOptions;
   /** Transport limits and timeouts. @default see {@link TransportOptions} */
   transport?: TransportOptions;
+  /** Message rate per user and handshake rate per address. @default see {@link RateLimitOptions} */
+  rateLimit?: RateLimitOptions;
   /** Log security events through Nest's logger. @default true */
   logSecurityEvents?: boolean;
   /** Per-message authorization: the permission resolver, the resource id shape. @default see {@link AuthorizationOptions} */

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
@@ -52,6 +53,17 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly pingIntervalMs: number;
     readonly pingTimeoutMs: number;
     readonly perMessageDeflate: boolean;
+    readonly maxAttachments: number;
+    readonly maxBufferedBytes: number;
+  };
+  readonly rateLimit: {
+    readonly messageLimit: number;
+    readonly messageWindowMs: number;
+    readonly strikes: number;
+    readonly storage: Type<ThrottlerStorage> | ThrottlerStorage | null;
+    readonly handshakesPerAddress: number;
+    readonly handshakeWindowMs: number;
+    readonly maxTrackedAddresses: number;
   };
   readonly logSecurityEvents: boolean;
   readonly authorization: {

@@ -175,6 +175,23 @@ function resolvePresence(options: RealtimeSecurityOptions): ResolvedRealtimeSecu
   });
 }
 
+function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['rateLimit'] {
+  const rate = options.rateLimit ?? {};
+  if (typeof rate !== 'object' || rate === null) {
+    throw new Invalid('rateLimit', 'must be an object', 'Pass `{ messageLimit, handshakesPerAddress, ... }` or leave it out for the defaults.');
+  }
+  return Object.freeze({
+    messageLimit: intInRange('rateLimit.messageLimit', rate.messageLimit, 0, 1_000_000, 100),
+    messageWindowMs: intInRange('rateLimit.messageWindowMs', rate.messageWindowMs, 1000, 3_600_000, 10_000),
+    strikes: intInRange('rateLimit.strikes', rate.strikes, 0, 1000, 5),
+    storage: pluggable<NonNullable<ResolvedRealtimeSecurityOptions['rateLimit']['storage']>>('rateLimit.storage', rate.storage,
+      ['increment'], "@nestjs/throttler's ThrottlerStorage"),
+    handshakesPerAddress: intInRange('rateLimit.handshakesPerAddress', rate.handshakesPerAddress, 0, 1_000_000, 600),
+    handshakeWindowMs: intInRange('rateLimit.handshakeWindowMs', rate.handshakeWindowMs, 1000, 3_600_000, 60_000),
+    maxTrackedAddresses: intInRange('rateLimit.maxTrackedAddresses', rate.maxTrackedAddresses, 100, 10_000_000, 100_000),
+  });
+}
+
 /** Validates options once, at start-up, and fills in every default. */
 export function resolveOptions(options: RealtimeSecurityOptions | undefined | null): ResolvedRealtimeSecurityOptions {
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -226,7 +243,10 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
       pingIntervalMs,
       pingTimeoutMs: intInRange('transport.pingTimeoutMs', transport.pingTimeoutMs, 1000, 300_000, 20_000),
       perMessageDeflate: bool('transport.perMessageDeflate', transport.perMessageDeflate, false),
+      maxAttachments: intInRange('transport.maxAttachments', transport.maxAttachments, 0, 100, 10),
+      maxBufferedBytes: intInRange('transport.maxBufferedBytes', transport.maxBufferedBytes, 64 * 1024, 256 * 1024 * 1024, 1024 * 1024),
     }),
+    rateLimit: resolveRateLimit(options),
     logSecurityEvents: bool('logSecurityEvents', options.logSecurityEvents, true),
     authorization: resolveAuthorization(options),
     logInventory: bool('logInventory', options.logInventory, true),

@@ -18,6 +18,11 @@ import { ModerationStore } from '../interfaces/moderation-store.interface.js';
 import { PresenceStore } from '../interfaces/presence-store.interface.js';
 import { PresenceBroadcastService } from '../presence/presence-broadcast.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { HandshakeRateLimiter } from '../throttling/handshake-rate.limiter.js';
+import { OutboundBufferMonitor } from '../throttling/outbound-buffer.monitor.js';
+import { TransportLimits } from '../throttling/transport-limits.service.js';
+import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
+import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
 import {
   authenticatorProvider,
@@ -29,6 +34,8 @@ import {
   nodeIdProvider,
   presenceStoreProvider,
   resolvedOptionsProvider,
+  throttlerGuardProvider,
+  throttlerStorageProvider,
 } from './realtime-security.providers.js';
 
 /**
@@ -60,6 +67,12 @@ import {
     NamespaceSecurity,
     PresenceService,
     PresenceBroadcastService,
+    throttlerStorageProvider,
+    WsThrottlerGuard,
+    throttlerGuardProvider,
+    HandshakeRateLimiter,
+    OutboundBufferMonitor,
+    TransportLimits,
   ],
   exports: [
     PermissionResolver,
@@ -77,6 +90,9 @@ import {
     SecurityEventsService,
     ConnectionLifecycle,
     NamespaceSecurity,
+    WsThrottlerStorage,
+    WsThrottlerGuard,
+    HandshakeRateLimiter,
   ],
 })
 export class RealtimeSecurityModule extends RealtimeSecurityConfigurableModule {}

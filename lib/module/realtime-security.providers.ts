@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Provider } from '@nestjs/common';
-import { DiscoveryService, ModuleRef } from '@nestjs/core';
+import { APP_GUARD, DiscoveryService, ModuleRef } from '@nestjs/core';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
 import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
@@ -23,6 +23,9 @@ import { InMemoryModerationStore } from '../moderation/in-memory-moderation.stor
 import { InMemoryPresenceStore } from '../presence/in-memory-presence.store.js';
 import { REALTIME_SECURITY_OPTIONS } from './realtime-security.module-definition.js';
 import { resolveOptions } from './options.validator.js';
+import { InMemoryThrottlerStorage } from '../throttling/in-memory-throttler.storage.js';
+import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
+import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 
 /** Options are validated once here; a bad one fails start-up with a message naming the fix. */
 export const resolvedOptionsProvider: Provider = {
@@ -105,4 +108,21 @@ export const gatewaySecurityEnhancerProvider: Provider = {
     return enhancer;
   },
   inject: [DiscoveryService, WsAuthorizationGuard, WsSecurityExceptionFilter],
+};
+
+/** `rateLimit.storage` when configured (a class is built through Nest DI), else in-memory counters. */
+export const throttlerStorageProvider: Provider = {
+  provide: WsThrottlerStorage,
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<WsThrottlerStorage> => {
+    const custom = options.rateLimit.storage;
+    if (custom === null) return new InMemoryThrottlerStorage();
+    return typeof custom === 'function' ? moduleRef.create(custom) : custom;
+  },
+  inject: [RESOLVED_OPTIONS, ModuleRef],
+};
+
+/** Message rate limits on every gateway handler: a global guard (it lets HTTP routes through). */
+export const throttlerGuardProvider: Provider = {
+  provide: APP_GUARD,
+  useExisting: WsThrottlerGuard,
 };

@@ -7,7 +7,7 @@ describe('browser: chat and live presence', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    sample = await startSample({ MESSAGE_RATE_PER_USER: '4' });
+    sample = await startSample({ MESSAGE_RATE_PER_USER: '6' });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -32,6 +32,14 @@ describe('browser: chat and live presence', () => {
     await bob.locator('#text').fill('Loud and clear, Alice.');
     await bob.locator('#composer button[type="submit"]').click();
     await shows(alice.locator('#messages li[data-user-id="bob"]', { hasText: 'Loud and clear, Alice.' }));
+    // Markup in a message is shown as text, never parsed (and the CSP would block its script anyway).
+    const markup = '<img src="x" onerror="document.body.dataset.xss = 1"> <b>bold?</b>';
+    await bob.locator('#text').fill(markup);
+    await bob.locator('#composer button[type="submit"]').click();
+    await shows(alice.locator('#messages li[data-user-id="bob"] p', { hasText: '<img src="x"' }));
+    expect(await alice.locator('#messages li[data-user-id="bob"] p').last().textContent()).toBe(markup);
+    expect(await alice.locator('#messages img, #messages b').count()).toBe(0);
+    expect(await alice.locator('body[data-xss]').count()).toBe(0);
     await screenshot(alice, 'chat-presence-1-alice-and-bob-chatting');
 
     // Bob leaves: Alice sees him go offline, with a last-seen time.
@@ -57,13 +65,13 @@ describe('browser: chat and live presence', () => {
     await shows(carol.locator('#presence-note', { hasText: 'presence:read' }));
     await screenshot(carol, 'chat-presence-3-carol-refused');
 
-    // Dave sends an empty message (validation), then more than the rate allows (4 per 10 s).
+    // Dave sends an empty message (validation), then more than the rate allows (6 messages per 10 s, every event counts).
     const dave = await openAs(browser, sample.url, 'dave');
     await shows(dave.locator('#channel-status', { hasText: 'In #general' }));
     await dave.locator('#composer button[type="submit"]').click();
     await shows(dave.locator('#notices li[data-code="VALIDATION_FAILED"]', { hasText: 'Message not sent' }));
     const limited = dave.locator('#notices li[data-code="RATE_LIMITED"]');
-    for (let i = 0; i < 8 && (await limited.count()) === 0; i += 1) {
+    for (let i = 0; i < 12 && (await limited.count()) === 0; i += 1) {
       await dave.locator('#text').fill(`flood number ${i}`);
       await dave.locator('#composer button[type="submit"]').click();
       // Each send settles (delivered back to Dave, or refused) before the next one.
