@@ -18,7 +18,7 @@ const CHANNEL = /^[A-Za-z0-9_-]{1,64}$/;
 function isValidSend(v: unknown): boolean {
   if (!(v instanceof SendDto) || Object.getPrototypeOf(v) !== SendDto.prototype) return false;
   const keys = Object.keys(v).sort();
-  return keys.join() === 'channelId,text' && CHANNEL.test(v.channelId) && typeof v.text === 'string' && v.text.length >= 1 && v.text.length <= 2000;
+  return keys.join() === 'channelId,text' && CHANNEL.test(v.channelId) && !['__proto__', 'constructor', 'prototype'].includes(v.channelId) && typeof v.text === 'string' && v.text.length >= 1 && v.text.length <= 2000;
 }
 
 function isValidTag(v: unknown): boolean {

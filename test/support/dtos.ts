@@ -1,11 +1,15 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsNotIn, IsObject, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 
-/** `{ channelId }`: 1..64 characters of letters, digits, `_` and `-`. */
+/** Names that reach a prototype if ever used as a key: never valid ids. */
+const RESERVED_IDS = ['__proto__', 'constructor', 'prototype'];
+
+/** `{ channelId }`: 1..64 characters of letters, digits, `_` and `-`, not a prototype key. */
 export class ChannelDto {
   @IsString()
   @Length(1, 64)
   @Matches(/^[A-Za-z0-9_-]+$/)
+  @IsNotIn(RESERVED_IDS)
   channelId!: string;
 }
 
@@ -14,6 +18,7 @@ export class SendDto {
   @IsString()
   @Length(1, 64)
   @Matches(/^[A-Za-z0-9_-]+$/)
+  @IsNotIn(RESERVED_IDS)
   channelId!: string;
 
   @IsString()

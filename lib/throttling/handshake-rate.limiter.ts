@@ -1,0 +1,102 @@
+import { isIP } from 'node:net';
+import { Inject, Injectable } from '@nestjs/common';
+import type { EngineGate } from '../adapters/handshake.pipeline.js';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  /** A refusal was reported since the last accepted handshake (one event per flood, not per request). */
+  reported: boolean;
+}
+
+/**
+ * Handshakes per address: a token bucket per address (`rateLimit.handshakesPerAddress` per
+ * `rateLimit.handshakeWindowMs`, bursting up to the same number), checked on the first HTTP
+ * request of every Engine.IO connection, before anything else. A refused request gets HTTP 403
+ * with the message `RATE_LIMITED`; other addresses are unaffected. IPv6 addresses count per /64
+ * (one host usually holds the whole prefix). Memory is bounded: at most
+ * `rateLimit.maxTrackedAddresses` buckets, the least recently used forgotten first (a forgotten
+ * bucket would have refilled anyway unless its address keeps coming, which keeps it recent).
+ * Behind a reverse proxy every client shares the proxy's address: limit there instead, or set
+ * the limit to 0.
+ */
+@Injectable()
+export class HandshakeRateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly capacity: number;
+  private readonly perMs: number;
+  private readonly maxTracked: number;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions,
+    private readonly events: SecurityEventsService,
+  ) {
+    const { handshakesPerAddress, handshakeWindowMs, maxTrackedAddresses } = options.rateLimit;
+    this.capacity = handshakesPerAddress;
+    this.perMs = handshakesPerAddress / handshakeWindowMs;
+    this.maxTracked = maxTrackedAddresses;
+  }
+
+  get enabled(): boolean {
+    return this.capacity > 0;
+  }
+
+  /** Addresses tracked now (bounded by `rateLimit.maxTrackedAddresses`). */
+  get trackedAddresses(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes one handshake from the address's bucket; `false` when it is empty. */
+  tryAcquire(remoteAddress: string | undefined, now = Date.now()): boolean {
+    if (!this.enabled) return true;
+    const key = addressKey(remoteAddress);
+    const bucket = this.buckets.get(key);
+    let tokens = this.capacity;
+    let reported = false;
+    if (bucket !== undefined) {
+      tokens = Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.perMs);
+      reported = bucket.reported;
+      // Re-inserted below: Map order is recency order, so the first key is the least recent.
+      this.buckets.delete(key);
+    } else if (this.buckets.size >= this.maxTracked) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+    const allowed = tokens >= 1;
+    const next: Bucket = { tokens: allowed ? tokens - 1 : tokens, at: now, reported: allowed ? false : true };
+    this.buckets.set(key, next);
+    if (!allowed && !reported) {
+      this.events.emit({ kind: 'handshake_refused', code: SecurityErrorCode.RATE_LIMITED, address: key });
+    }
+    return allowed;
+  }
+
+  /** `inner` behind the per-address limit: a refusal never reaches it. */
+  gate(inner: EngineGate): EngineGate {
+    if (!this.enabled) return inner;
+    return (req, callback) => {
+      if (!this.tryAcquire(req.socket.remoteAddress)) {
+        callback(SecurityErrorCode.RATE_LIMITED, false);
+        return;
+      }
+      inner(req, callback);
+    };
+  }
+}
+
+/** IPv4 as is (also when IPv4-mapped); IPv6 by its /64 prefix. */
+export function addressKey(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined || remoteAddress === '') return 'unknown';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remoteAddress);
+  if (mapped !== null) return mapped[1];
+  if (isIP(remoteAddress) !== 6) return remoteAddress;
+  const [head, tail = ''] = remoteAddress.split('%')[0].toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = remoteAddress.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
