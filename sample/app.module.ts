@@ -4,6 +4,8 @@ import { ChatGateway } from './chat/chat.gateway.js';
 import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
 import { DemoLoginController } from './demo/demo-login.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { ModerationPresenceController } from './moderation/moderation-presence.controller.js';
+import { ModerationGateway } from './moderation/moderation.gateway.js';
 import { WebController } from './web/web.controller.js';
 
 /** The sample app: the library configured once from the environment, plus its gateways and routes. */
@@ -18,11 +20,13 @@ export class AppModule {
           credentials: { authPayload: true, authorizationHeader: true, cookieName: 'rt_session' },
           origins: { allowed: config.allowedOrigins, enforce: 'cookie' },
           connections: { maxPerUser: config.maxConnectionsPerUser },
+          // presence_update to same-tenant sockets on /chat holding presence:read.
+          presence: { broadcast: { namespaces: ['/chat'] } },
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
-      controllers: [HealthController, WebController, ...(config.demoLogin ? [DemoLoginController] : [])],
-      providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway],
+      controllers: [HealthController, WebController, ModerationPresenceController, ...(config.demoLogin ? [DemoLoginController] : [])],
+      providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway, ModerationGateway],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { SecurityErrorCode, WsPrincipal, WsSecurityException, type Principal } from '../../lib/index.js';
+import { PresenceService, SecurityErrorCode, WsAuthorize, WsPrincipal, WsSecurityException, type Principal } from '../../lib/index.js';
 import type { ChatMessage } from './chat-message.js';
 
 interface ChannelPayload {
@@ -14,6 +14,16 @@ interface ChannelPayload {
 export class ChatGateway {
   @WebSocketServer()
   private readonly server!: Namespace;
+
+  constructor(private readonly presence: PresenceService) {}
+
+  /** Online users of the caller's own tenant, as the server observes them. */
+  @WsAuthorize('presence:read')
+  @SubscribeMessage('presence:list')
+  async presenceList(@WsPrincipal() principal: Principal) {
+    const page = await this.presence.listOnline(principal.tenantId, { limit: 1000 });
+    return { ok: true, users: page.users.map((u) => ({ userId: u.userId, status: u.status, lastSeen: u.lastSeen })) };
+  }
 
   @SubscribeMessage('channel:join')
   async join(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
