@@ -1,4 +1,5 @@
 import type { Browser, Request } from 'playwright-core';
+import { waitFor } from '../support/wait.js';
 import { launchChromium, openAs, presenceEntry, screenshot, shows, UI_TIMEOUT_MS, waitConnected } from './support/browser.js';
 import { startAttackerSite, type AttackAttempt, type AttackerSite } from './support/attacker-site.js';
 import { startSample, type SampleServer } from './support/sample-server.js';
@@ -35,6 +36,7 @@ describe('browser: cross-site WebSocket hijacking', () => {
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
 
     // She visits the attacker's page, which tries to use her cookie against the sample.
+    const refusedBefore = sample.output.filter((l) => l.includes('origin_refused code=ORIGIN_REJECTED')).length;
     const evil = await victim.newPage();
     const handshakes: Request[] = [];
     evil.on('request', (request) => {
@@ -50,15 +52,11 @@ describe('browser: cross-site WebSocket hijacking', () => {
       expect({ name: attempt.name, connected: attempt.connected, events: attempt.events }).toEqual({ name: attempt.name, connected: false, events: [] });
       expect(attempt.error).not.toBeNull();
     }
-    // The browser did send her cookie from the foreign origin: the server refused it on the Origin.
-    const polling = handshakes.filter((r) => r.url().includes('transport=polling'));
-    expect(polling.length).toBeGreaterThan(0);
-    for (const request of polling) {
-      const headers = await request.allHeaders();
-      expect(headers.origin).toBe(attacker.url);
-      expect(headers.cookie ?? '').toContain('rt_session=');
-      expect((await request.response())?.status()).toBe(403);
-    }
+    // The browser did attach her cookie: the sample's engine gate refuses a foreign Origin only on
+    // a cookie-bearing request (without one it would pass on, to fail later as UNAUTHORIZED), and
+    // logs each such refusal as origin_refused. (Chromium hides the headers of a CORS-failed request.)
+    expect(handshakes.length).toBeGreaterThan(0);
+    await waitFor('three origin_refused log lines', () => sample.output.filter((l) => l.includes('origin_refused code=ORIGIN_REJECTED')).length >= refusedBefore + 3, UI_TIMEOUT_MS);
 
     // Barrier: Carol connects after the attack; once Bob sees her, any presence change or message
     // from the attack would have reached him before.
