@@ -3,7 +3,7 @@
  * its `@Throttle()` and `@SkipThrottle()` work on gateway handlers. They are copied rather than
  * imported: that package is CommonJS and `require`s the ESM-only `@nestjs/common`, so loading it
  * at run time would tie this library to runtimes that support `require(esm)`.
- * `test/unit/throttler-compat.spec.ts` checks them against the installed package.
+ * `test/e2e/limits-throttler-compat.spec.ts` checks them against the installed package.
  */
 export const THROTTLER_LIMIT = 'THROTTLER:LIMIT';
 export const THROTTLER_TTL = 'THROTTLER:TTL';

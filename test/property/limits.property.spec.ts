@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { HandshakeRateLimiter, InMemoryThrottlerStorage, type SecurityEventsService } from '../../lib/index.js';
+import { addressKey } from '../../lib/throttling/handshake-rate.limiter.js';
+import type { ResolvedRealtimeSecurityOptions } from '../../lib/interfaces/resolved-options.interface.js';
+
+function limiter(perWindow: number, windowMs: number, maxTracked: number): HandshakeRateLimiter {
+  const options = { rateLimit: { handshakesPerAddress: perWindow, handshakeWindowMs: windowMs, maxTrackedAddresses: maxTracked } } as ResolvedRealtimeSecurityOptions;
+  const events = { emit: () => undefined } as unknown as SecurityEventsService;
+  return new HandshakeRateLimiter(options, events);
+}
+
+describe('InMemoryThrottlerStorage (sliding window)', () => {
+  it('accepts exactly `limit` hits in any window of `ttl`, whatever the timing', async () => {
+    const step = fc.record({ advance: fc.nat({ max: 400 }), key: fc.constantFrom('a', 'b') });
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 100, max: 2000 }), fc.array(step, { maxLength: 120 }), async (limit, ttl, steps) => {
+      const storage = new InMemoryThrottlerStorage();
+      let now = 1_000_000;
+      const realNow = Date.now;
+      Date.now = () => now;
+      try {
+        const accepted: Record<string, number[]> = { a: [], b: [] };
+        for (const { advance, key } of steps) {
+          now += advance;
+          const record = await storage.increment(key, ttl, limit, 0, 'default');
+          const inWindow = accepted[key].filter((at) => at > now - ttl).length;
+          // Model: accepted iff fewer than `limit` accepted hits in the last `ttl` ms.
+          expect(record.isBlocked).toBe(inWindow >= limit);
+          if (!record.isBlocked) accepted[key].push(now);
+          else {
+            const oldest = Math.min(...accepted[key].filter((at) => at > now - ttl));
+            expect(record.timeToBlockExpire).toBe(Math.ceil((oldest + ttl - now) / 1000));
+          }
+        }
+      } finally {
+        Date.now = realNow;
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('with a blockDuration, refuses for that long once over the limit', async () => {
+    const storage = new InMemoryThrottlerStorage();
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      for (let i = 0; i < 3; i++) expect((await storage.increment('k', 1000, 3, 5000, 'default')).isBlocked).toBe(false);
+      expect(await storage.increment('k', 1000, 3, 5000, 'default')).toMatchObject({ isBlocked: true, timeToBlockExpire: 5 });
+      // The window has passed, the block has not.
+      now += 2000;
+      expect(await storage.increment('k', 1000, 3, 5000, 'default')).toMatchObject({ isBlocked: true, timeToBlockExpire: 3 });
+      now += 3000;
+      expect((await storage.increment('k', 1000, 3, 5000, 'default')).isBlocked).toBe(false);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('forgets idle keys, so memory follows active users', async () => {
+    const storage = new InMemoryThrottlerStorage();
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    try {
+      for (let i = 0; i < 1000; i++) await storage.increment(`user-${i}`, 1000, 5, 0, 'default');
+      expect(storage.size).toBe(1000);
+      now += 61_000;
+      await storage.increment('late', 1000, 5, 0, 'default');
+      expect(storage.size).toBe(1);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+});
+
+describe('HandshakeRateLimiter (token bucket per address)', () => {
+  it('never accepts more than the burst plus the refill, per address, and never tracks more than the cap', () => {
+    const event = fc.record({ advance: fc.nat({ max: 2000 }), address: fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:db8::2', '2001:db8:0:1::1') });
+    fc.assert(fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1000, max: 60_000 }), fc.array(event, { maxLength: 300 }), (perWindow, windowMs, events) => {
+      const limit = limiter(perWindow, windowMs, 100);
+      let now = 0;
+      const accepted = new Map<string, number>();
+      for (const { advance, address } of events) {
+        now += advance;
+        if (limit.tryAcquire(address, now)) accepted.set(addressKey(address), (accepted.get(addressKey(address)) ?? 0) + 1);
+      }
+      for (const count of accepted.values()) expect(count).toBeLessThanOrEqual(perWindow + Math.floor((now * perWindow) / windowMs));
+    }), { numRuns: 300 });
+  });
+
+  it('refuses past the burst and recovers at the refill rate', () => {
+    const limit = limiter(3, 60_000, 100);
+    expect([0, 0, 0, 0].map(() => limit.tryAcquire('192.0.2.1', 0))).toEqual([true, true, true, false]);
+    expect(limit.tryAcquire('192.0.2.1', 19_999)).toBe(false);
+    expect(limit.tryAcquire('192.0.2.1', 20_000)).toBe(true);
+    expect(limit.tryAcquire('192.0.2.2', 20_000)).toBe(true);
+  });
+
+  it('keeps memory bounded under a spray of addresses', () => {
+    const limit = limiter(5, 60_000, 100);
+    for (let i = 0; i < 10_000; i++) limit.tryAcquire(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i);
+    expect(limit.trackedAddresses).toBe(100);
+  });
+
+  it('counts IPv6 per /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey(undefined)).toBe('unknown');
+  });
+});
