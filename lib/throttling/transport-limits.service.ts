@@ -1,21 +1,36 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import type { EngineGate } from '../adapters/handshake.pipeline.js';
+import { reply } from '../adapters/message.pipeline.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { attachmentLimitedParser, type SocketIoParser } from './attachment-limited.parser.js';
 import { HandshakeRateLimiter } from './handshake-rate.limiter.js';
 import { OutboundBufferMonitor } from './outbound-buffer.monitor.js';
 
 /**
+ * Event names a client may never send. Socket.IO's parser refuses most of them (the connection
+ * closes), but not `error`: that one is dispatched to the socket's `error` listeners, where the
+ * app expects server-side errors, not client-chosen data (Socket.IO only keeps a no-op listener
+ * so that it cannot throw), and its ack is never answered.
+ */
+const RESERVED_EVENTS: ReadonlySet<unknown> = new Set(['error', 'connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
+type Ack = (body: unknown) => void;
+
+/**
  * The transport limits Socket.IO's own options do not cover, in one place for the adapter:
  * the per-address handshake rate (`gate`), the binary attachment cap (`parser`), and, per
- * socket (`watch`), the slow-consumer bound and quiet handling of protocol errors.
+ * socket (`watch`), the slow-consumer bound, the screening of event names, and quiet handling
+ * of protocol errors.
  */
 @Injectable()
 export class TransportLimits {
   private readonly logger = new Logger('RealtimeSecurity');
   readonly parser: SocketIoParser;
+  private readonly refreshEvent: string;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions,
@@ -23,6 +38,7 @@ export class TransportLimits {
     private readonly outbound: OutboundBufferMonitor,
   ) {
     this.parser = attachmentLimitedParser(options.transport.maxAttachments);
+    this.refreshEvent = options.tokens.refreshEvent;
   }
 
   /** The engine gate behind the per-address handshake limit. */
@@ -31,18 +47,39 @@ export class TransportLimits {
   }
 
   /**
-   * Called for every connected socket. A malformed packet (bad JSON, too many attachments, a
-   * tampered placeholder) makes Socket.IO close the connection and report an `error` on its
-   * sockets, which it prints with a stack when nobody listens: log one line instead.
+   * Called for every connected socket, before any other socket middleware:
+   *  - the slow-consumer bound on its connection;
+   *  - event names: a reserved name (`error`, `disconnect`, ...) is dropped, its ack answered
+   *    `BAD_REQUEST`; a name nothing listens to (a number, `__proto__`, a typo) is dropped, its
+   *    ack answered `NOT_FOUND`, so an ack never waits for a handler that does not exist;
+   *  - a malformed packet (bad JSON, too many attachments, a tampered placeholder) makes
+   *    Socket.IO close the connection and report an `error` on its sockets: one debug line
+   *    (name and a bounded message, never the packet).
    */
   watch(socket: Socket): void {
     this.outbound.watch(socket.conn);
-    if (socket.listenerCount('error') === 0) {
-      socket.on('error', (error: unknown) => {
-        const name = error instanceof Error ? error.name : 'Error';
-        const message = error instanceof Error ? error.message.slice(0, 64) : 'non-error';
-        this.logger.debug(`protocol error on ${JSON.stringify(socket.nsp.name)}, connection closed: ${name}: ${message}`);
-      });
+    socket.use((event, next) => this.screen(socket, event as unknown[], next));
+    socket.on('error', (error: unknown) => {
+      const name = error instanceof Error ? error.name : 'Error';
+      const message = error instanceof Error ? error.message.slice(0, 64) : 'non-error';
+      this.logger.debug(`socket error on ${JSON.stringify(socket.nsp.name)}: ${name}: ${message}`);
+    });
+  }
+
+  private screen(socket: Socket, event: unknown[], next: (err?: Error) => void): void {
+    const name = event[0];
+    const last = event[event.length - 1];
+    const ack = typeof last === 'function' ? (last as Ack) : undefined;
+    // Dropped events are answered through their ack only: without one, silence (no amplification).
+    if (RESERVED_EVENTS.has(name)) {
+      if (ack !== undefined) reply(socket, ack, new WsSecurityException(SecurityErrorCode.BAD_REQUEST).getBody());
+      return;
     }
+    // The refresh event is answered by the message pipeline, which has no listener for it.
+    if (name !== this.refreshEvent && (typeof name !== 'string' || socket.listenerCount(name) === 0)) {
+      if (ack !== undefined) reply(socket, ack, new WsSecurityException(SecurityErrorCode.NOT_FOUND).getBody());
+      return;
+    }
+    next();
   }
 }
