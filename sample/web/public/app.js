@@ -226,7 +226,7 @@ function explain(code, action, error = {}, channelId = '') {
       return 'You are not allowed to do that.';
     case 'VALIDATION_FAILED': {
       const fields = Array.isArray(error.fields) ? error.fields.map((f) => f.path).filter(Boolean) : [];
-      if (action === 'send') return 'Message not sent: a message has 1 to 2000 characters.';
+      if (action === 'send' && (fields.length === 0 || fields.includes('text'))) return 'Message not sent: a message has 1 to 2000 characters.';
       return `The server did not accept that request${fields.length ? ` (check: ${fields.join(', ')})` : ''}.`;
     }
     case 'RATE_LIMITED': {
