@@ -20,6 +20,8 @@ export class AppModule {
           credentials: { authPayload: true, authorizationHeader: true, cookieName: 'rt_session' },
           origins: { allowed: config.allowedOrigins, enforce: 'cookie' },
           connections: { maxPerUser: config.maxConnectionsPerUser },
+          // MESSAGE_RATE_PER_USER per 10 s per user (all sockets; all nodes in cluster mode), HANDSHAKE_RATE_PER_ADDRESS per minute.
+          rateLimit: { messageLimit: config.messageRatePerUser, messageWindowMs: 10_000, handshakesPerAddress: config.handshakeRatePerAddress, handshakeWindowMs: 60_000 },
           // presence_update to same-tenant sockets on /chat holding presence:read.
           presence: { broadcast: { namespaces: ['/chat'] } },
         }),

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { UsePipes } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { PresenceService, SecurityErrorCode, WsAuthorize, WsPrincipal, WsSecurityException, type Principal } from '../../lib/index.js';
+import { PresenceService, SecurityErrorCode, WsAuthorize, WsPrincipal, WsSecurityException, WsValidationPipe, type Principal } from '../../lib/index.js';
+import { ChannelDto } from './channel.dto.js';
 import type { ChatMessage } from './chat-message.js';
+import { SendMessageDto } from './send-message.dto.js';
 
-interface ChannelPayload {
-  channelId: string;
-  text?: string;
-}
-
-/** The `/chat` namespace of SAMPLE_CONTRACT.md. */
+/**
+ * The `/chat` namespace of SAMPLE_CONTRACT.md. Every payload is validated against its DTO
+ * (`VALIDATION_FAILED` otherwise); messages are rate limited per user by the module.
+ */
 @WebSocketGateway({ namespace: '/chat' })
+@UsePipes(new WsValidationPipe())
 export class ChatGateway {
   @WebSocketServer()
   private readonly server!: Namespace;
@@ -26,13 +28,13 @@ export class ChatGateway {
   }
 
   @SubscribeMessage('channel:join')
-  async join(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+  async join(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelDto) {
     await socket.join(channelRoom(principal, body.channelId));
     return { ok: true };
   }
 
   @SubscribeMessage('channel:leave')
-  async leave(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+  async leave(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelDto) {
     const room = channelRoom(principal, body.channelId);
     if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.NOT_FOUND);
     await socket.leave(room);
@@ -40,10 +42,10 @@ export class ChatGateway {
   }
 
   @SubscribeMessage('message:send')
-  send(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelPayload) {
+  send(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: SendMessageDto) {
     const room = channelRoom(principal, body.channelId);
     if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN, { message: 'Join the channel first' });
-    const message: ChatMessage = { id: randomUUID(), channelId: body.channelId, userId: principal.userId, text: body.text ?? '', sentAt: Date.now() };
+    const message: ChatMessage = { id: randomUUID(), channelId: body.channelId, userId: principal.userId, text: body.text, sentAt: Date.now() };
     this.server.to(room).emit('message', message);
     return { ok: true, id: message.id };
   }
