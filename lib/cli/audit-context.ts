@@ -59,7 +59,7 @@ export class AuditContext {
       if ('refused' in client) return `engine handshake refused (HTTP ${client.status})`;
       const answer = await client.connect(nsp, { token });
       if (answer?.type === 0) return client;
-      client.close();
+      await client.end();
       const code = errorCode(answer?.data);
       if (code !== 'CONNECTION_LIMIT' || Date.now() >= deadline) {
         return answer === null ? 'no answer to CONNECT' : `CONNECT refused${code !== undefined ? ` (${this.redactor.clean(code, 40)})` : ''}`;
@@ -68,11 +68,12 @@ export class AuditContext {
     }
   }
 
-  /** Closes every client this context opened. */
-  closeAll(): void {
+  /** Closes every client this context opened (raw polling sessions politely, so they free their slots). */
+  async closeAll(): Promise<void> {
     this.probes.closeAll();
-    for (const client of this.raws) client.close();
+    const raws = [...this.raws];
     this.raws.clear();
+    await Promise.all(raws.map((client) => client.end()));
   }
 
   /** Builds a result with cleaned evidence. */

@@ -66,7 +66,7 @@ export async function runAudit(options: AuditOptions, checks: readonly AuditChec
       const why = error instanceof AuditBudgetExhaustedError ? `not run to the end: ${error.message}` : `the check could not run: ${(error as Error).message}`;
       results.push(ctx.result(check.id, '-', 'N/A', why));
     } finally {
-      ctx.closeAll();
+      await ctx.closeAll();
     }
   }
   const count = (status: AuditCheckResult['status']) => results.filter((r) => r.status === status).length;

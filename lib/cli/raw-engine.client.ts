@@ -74,16 +74,23 @@ export class RawEngineClient {
    * Sends Socket.IO packets (without the engine `4`). Websocket: one frame each. Polling: one
    * POST; resolves with its HTTP status (0 over websocket, -1 when the request failed).
    */
-  async send(...packets: string[]): Promise<number> {
+  send(...packets: string[]): Promise<number> {
+    return this.sendRaw(...packets.map((p) => `4${p}`));
+  }
+
+  /**
+   * Sends Engine.IO frames exactly as given (for malformed input). Websocket: one frame each, a
+   * `Buffer` as a binary frame. Polling: one POST of the frames joined by `\x1e` (a `Buffer` as
+   * latin1 text). Same resolution as `send`; a failed request closes the client.
+   */
+  async sendRaw(...frames: Array<string | Buffer>): Promise<number> {
     if (this.isClosed) return -1;
-    const frames = packets.map((p) => `4${p}`);
     if (this.ws !== null) {
       for (const frame of frames) this.ws.send(frame);
       return 0;
     }
     try {
-      const answer = await this.http('POST', frames.join('\x1e')).result;
-      if (answer.status !== 200) this.markClosed(`POST answered HTTP ${answer.status}`);
+      const answer = await this.http('POST', frames.map((f) => (typeof f === 'string' ? f : f.toString('latin1'))).join('\x1e')).result;
       return answer.status;
     } catch {
       this.markClosed('POST failed (connection reset)');
@@ -107,6 +114,16 @@ export class RawEngineClient {
     return Promise.race([this.closed, new Promise<null>((resolve) => setTimeout(() => resolve(null), timeoutMs).unref())]);
   }
 
+  /**
+   * Closes politely: over polling the engine close packet goes first, else the server keeps the
+   * session (and whatever it holds, such as a connection slot) until its ping timeout.
+   */
+  async end(): Promise<void> {
+    if (!this.isClosed && this.ws === null) await this.http('POST', '1').result.catch(() => undefined);
+    this.close();
+  }
+
+  /** Closes abruptly: the server sees the transport drop (websocket) or a client gone silent (polling). */
   close(): void {
     this.ws?.terminate();
     this.pollRequest?.destroy();

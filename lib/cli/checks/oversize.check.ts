@@ -45,12 +45,12 @@ export const oversizeCheck: AuditCheck = {
         results.push(ctx.result(this.id, target, 'PASS', status === -1
           ? `the ${bytes}-byte POST from ${how} connection was cut off (connection reset)`
           : `the ${bytes}-byte POST from ${how} connection was answered HTTP ${status}`));
-        client.close();
+        await client.end();
         continue;
       }
       const wait = transport === 'polling' ? ctx.options.settleMs : Math.min(ctx.budget.stepMs, Math.max(1000, ctx.options.settleMs));
       const closed = await client.closedWithin(wait);
-      client.close();
+      await client.end();
       results.push(closed !== null
         ? ctx.result(this.id, target, 'PASS', `${how} connection was closed (${closed}) after a ${bytes}-byte message`)
         : ctx.result(this.id, target, 'FAIL', transport === 'polling'

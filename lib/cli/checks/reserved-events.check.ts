@@ -51,11 +51,11 @@ export const reservedEventsCheck: AuditCheck = {
       } else {
         outcomes.push(`${frame.label}: ignored`);
       }
-      client.close();
+      await client.end();
     }
     const after = await ctx.rawAuthenticated('websocket', nsp);
     if (typeof after === 'string') return [ctx.result(this.id, target, 'FAIL', `${outcomes.join('; ')}; afterwards the token was refused: ${after}`)];
-    after.close();
+    await after.end();
     if (handled.length > 0) {
       return [ctx.result(this.id, target, 'FAIL', `a handler answered ${handled.map((l) => `"${l}"`).join(', ')} (${outcomes.join('; ')})`)];
     }
