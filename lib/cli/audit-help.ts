@@ -28,7 +28,9 @@ Expectations and bounds
                             wants a ceiling of at most 10)
   --oversize-bytes <n>      size of the oversize message, 1024..8388608       [131072]
   --flood-count <n>         messages in the flood, 10..2000                   [300]
-  --flood-event <name>      event the flood sends; pick one the server handles  [audit:flood]
+  --flood-event <name>      event the flood sends. The default is one no server handles: it
+                            shows whether unhandled events are limited too; give one the
+                            server handles to test its handler limit       [audit:flood]
   --flood-payload <json>    payload of each flood message                     [{}]
   --timeout <seconds>       global time budget, 5..600                        [60]
   --step-timeout <ms>       longest wait for one answer, 200..30000           [3000]
