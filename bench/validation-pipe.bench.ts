@@ -3,7 +3,7 @@
  * same way (whitelist, forbidNonWhitelisted, forbidUnknownValues, transform, a `WsException`
  * exceptionFactory), on the same DTOs and payloads, in one process, rounds interleaved.
  *
- *   npx tsc -p bench/tsconfig.json && node dist-check/bench/validation-pipe.bench.js
+ *   npx tsc -p bench/tsconfig.json && node dist-bench/bench/validation-pipe.bench.js
  *
  * Prints µs per call (median of rounds) and the ratio ours/stock. No assertion: a measurement.
  */
