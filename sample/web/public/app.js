@@ -25,7 +25,11 @@ const state = {
   bannedHere: new Set(), // users banned from this page, so they keep an Unban button
   lastException: null,
   moderationTimer: null,
+  moderationPoll: null,
 };
+
+/** The moderation view also polls: presence_update is damped (a quick reconnect announces nothing). */
+const MODERATION_POLL_MS = 3000;
 
 // ---------------------------------------------------------------------------------------------
 // Session: the HttpOnly cookie is the credential; the page only learns who it belongs to.
@@ -83,6 +87,8 @@ async function login(userId) {
 }
 
 async function logout() {
+  clearInterval(state.moderationPoll);
+  state.moderationPoll = null;
   state.socket?.disconnect();
   state.socket = null;
   await fetch('/demo/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -103,6 +109,8 @@ function start(session) {
   $('messages').replaceChildren();
   $('notices').replaceChildren();
   $('moderation').hidden = !session.apiToken;
+  clearInterval(state.moderationPoll);
+  state.moderationPoll = session.apiToken ? setInterval(() => refreshModeration(), MODERATION_POLL_MS) : null;
   connect();
 }
 
@@ -148,6 +156,11 @@ function connect() {
   socket.on('disconnect', (reason) => {
     setConnection('disconnected');
     state.channel = null;
+    // Presence is only live while connected: say so rather than show a stale list.
+    state.presence.clear();
+    renderPresence();
+    $('presence-note').hidden = false;
+    $('presence-note').textContent = 'Not connected: who is online is shown again once you are back.';
     $('channel-status').textContent = 'Not in a channel';
     if (reason === 'io client disconnect') return;
     if (reason === 'io server disconnect') {
@@ -234,7 +247,7 @@ function explain(code, action, error = {}, channelId = '') {
       return `Slow down: you are sending too fast.${seconds ? ` Try again in ${seconds} s.` : ''} Keep going and you will be disconnected.`;
     }
     case 'TOKEN_EXPIRED': return 'Your session expired. Log in again.';
-    case 'UNAUTHORIZED': return 'The server no longer accepts this session.';
+    case 'UNAUTHORIZED': return 'The server closed or refused this session.';
     case 'BANNED': return 'A moderator banned you.';
     case 'NOT_FOUND': return `Not found${where}.`;
     case 'TIMEOUT': return 'The server did not answer in time.';
@@ -295,7 +308,8 @@ async function moderationFetch(method, path) {
 
 async function refreshModeration() {
   if (!state.session?.apiToken) return;
-  const res = await moderationFetch('GET', '/moderation/presence');
+  const res = await moderationFetch('GET', '/moderation/presence').catch(() => null);
+  if (res === null) return; // offline: the next poll tries again
   if (!res.ok) {
     addNotice(`HTTP ${res.status}`, 'Could not load the moderation view.');
     return;
@@ -321,7 +335,8 @@ async function moderate(action, userId) {
 function renderModeration() {
   if (!state.session?.apiToken) return;
   const me = state.session.user.userId;
-  const ids = new Set([...state.moderation.keys(), ...state.bannedHere]);
+  // The server's list holds the online users; users this page has seen leave are shown offline.
+  const ids = new Set([...state.moderation.keys(), ...state.bannedHere, ...state.presence.keys()]);
   const rows = [...ids].sort().map((userId) => {
     const m = state.moderation.get(userId) ?? { status: 'offline', connections: 0, lastSeen: state.presence.get(userId)?.lastSeen ?? null };
     const row = document.createElement('tr');
