@@ -2,6 +2,7 @@ export * from './module/index.js';
 export * from './adapters/index.js';
 export * from './authorization/index.js';
 export * from './auth/index.js';
+export * from './cluster/index.js';
 export * from './connections/index.js';
 export * from './decorators/index.js';
 export * from './events/index.js';

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Namespace, ServerOptions, Socket } from 'socket.io';
+import { REDIS_CONNECTION } from '../cluster/cluster.constants.js';
+import type { RedisConnection } from '../cluster/redis-connection.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
@@ -18,6 +20,7 @@ export class NamespaceSecurity {
     private readonly messages: MessagePipeline,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly limits: TransportLimits,
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisConnection | null,
   ) {}
 
   /**
@@ -53,8 +56,11 @@ export class NamespaceSecurity {
       ? this.handshake.engineGate
       : (req, callback) => this.handshake.engineGate(req, (err, ok) => (ok ? appGate(req, callback) : callback(err, ok)));
     const allowed = [...this.options.origins.allowed];
+    // Cluster mode: broadcasts, rooms and disconnectSockets() reach every node (a gateway's own adapter wins).
+    const adapter = gateway.adapter ?? this.redis?.socketIoAdapter();
     return {
       ...gateway,
+      ...(adapter !== undefined ? { adapter } : {}),
       maxHttpBufferSize: Math.min(gateway.maxHttpBufferSize ?? Infinity, t.maxMessageBytes),
       connectTimeout: Math.min(gateway.connectTimeout ?? Infinity, t.connectTimeoutMs),
       pingInterval: t.pingIntervalMs,

@@ -7,3 +7,4 @@ export * from './moderation-bus.interface.js';
 export * from './security-event.interface.js';
 export * from './realtime-security-options.interface.js';
 export * from './presence-store.interface.js';
+export * from './presence-bus.interface.js';

@@ -1,10 +1,11 @@
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
+import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
 import type { Principal } from './principal.interface.js';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type { PermissionResolver } from './permission-resolver.interface.js';
+import type { Redis } from 'ioredis';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -198,6 +199,48 @@ export interface AuthorizationOptions {
   resourceIdPattern?: RegExp;
 }
 
+/**
+ * While Redis cannot be reached:
+ * - `fail-closed`: new handshakes are refused with `SERVICE_UNAVAILABLE` (no slot can be counted,
+ *   no ban can be checked);
+ * - `fail-open`: new handshakes are accepted with this node's own per-user count and no ban or
+ *   permission-override check (bans stored before the outage are enforced again on recovery).
+ * Either way, open connections stay open, token expiry keeps being enforced, and state is
+ * rebuilt from the live sockets when Redis is back.
+ */
+export type RedisUnavailablePolicy = 'fail-closed' | 'fail-open';
+
+/** Cluster mode: every guarantee holds across all nodes sharing one Redis (standalone or Sentinel; not Redis Cluster). */
+export interface RedisClusterOptions {
+  /** `redis://[:password@]host:port[/db]` (`rediss://` for TLS). One of `url` or `client` is required. @default undefined */
+  url?: string;
+  /**
+   * An ioredis client whose connection settings are reused: the library opens its own
+   * connections with `client.duplicate()` and never closes this one. @default undefined
+   */
+  client?: Redis;
+  /** Prefix of every key, stream and channel (1..64 characters, no spaces, `{}` or `*?[]`). @default 'rts:' */
+  keyPrefix?: string;
+  /**
+   * This process's name (1..64 of letters, digits and `._:-`); a random suffix is added at each
+   * start, so a restarted process never inherits its predecessor's connections.
+   * @default `${hostname}-${pid}`
+   */
+  nodeId?: string;
+  /** How often each node renews its heartbeat, in ms (200..10,000). @default 1000 */
+  heartbeatMs?: number;
+  /**
+   * A node without a heartbeat for this long (ms, at least 3 × `heartbeatMs`, at most 60,000) is
+   * dead: another node releases its slots and takes its users offline. The bound on ghosts is
+   * `nodeTimeoutMs + heartbeatMs` plus the reaping itself. @default 5000
+   */
+  nodeTimeoutMs?: number;
+  /** Bound on one Redis command, in ms (100..10,000); past it the call fails like an outage. @default 2000 */
+  commandTimeoutMs?: number;
+  /** What new handshakes get while Redis is unreachable (see {@link RedisUnavailablePolicy}). @default 'fail-closed' */
+  onUnavailable?: RedisUnavailablePolicy;
+}
+
 /** Everything `RealtimeSecurityModule.forRoot()` accepts. */
 export interface RealtimeSecurityOptions {
   /** JWT verification. Required unless `authenticator` is given. @default undefined */
@@ -227,4 +270,9 @@ export interface RealtimeSecurityOptions {
   authorization?: AuthorizationOptions;
   /** Log the security inventory (every namespace and handler with its permission) at start-up. @default true */
   logInventory?: boolean;
+  /**
+   * Cluster mode on Redis: connection slots, presence, bans, rate limits and broadcasts shared by
+   * every node. @default undefined (single node, in-memory state)
+   */
+  redis?: RedisClusterOptions;
 }

@@ -1,10 +1,11 @@
 import type { Type } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
-import type { JwtAlgorithm, OriginEnforcement, PresenceAudience } from './realtime-security-options.interface.js';
+import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RedisUnavailablePolicy } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
 export interface ResolvedRealtimeSecurityOptions {
@@ -71,4 +72,18 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly resourceIdPattern: RegExp;
   };
   readonly logInventory: boolean;
+  readonly redis: ResolvedRedisOptions | null;
+}
+
+/** Cluster-mode options after validation. Internal. */
+export interface ResolvedRedisOptions {
+  readonly url: string | null;
+  readonly client: Redis | null;
+  readonly keyPrefix: string;
+  /** The process's name as configured (the node id adds a per-start suffix). */
+  readonly nodeName: string;
+  readonly heartbeatMs: number;
+  readonly nodeTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly onUnavailable: RedisUnavailablePolicy;
 }

@@ -4,6 +4,7 @@ import type {
   RealtimeSecurityOptions,
 } from '../interfaces/realtime-security-options.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { hostname } from 'node:os';
 import { normalizeOrigin } from '../auth/origin.policy.js';
 import { DEFAULT_RESOURCE_ID_PATTERN } from '../authorization/resource-id.validator.js';
 import { InvalidRealtimeSecurityOptionsError as Invalid } from './invalid-options.error.js';
@@ -116,20 +117,6 @@ function resolveOrigins(options: RealtimeSecurityOptions, cookieName: string | n
   return Object.freeze({ allowed, enforce });
 }
 
-function resolveAuthorization(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['authorization'] {
-  const authorization = options.authorization ?? {};
-  const resolver = authorization.permissionResolver ?? null;
-  if (resolver !== null && typeof resolver !== 'function' && typeof (resolver as { isAllowed?: unknown }).isAllowed !== 'function') {
-    throw new Invalid('authorization.permissionResolver', 'has no isAllowed() method', 'Pass a class or instance implementing PermissionResolver, or leave it out for the claims resolver.');
-  }
-  const pattern = authorization.resourceIdPattern ?? DEFAULT_RESOURCE_ID_PATTERN;
-  if (!(pattern instanceof RegExp) || pattern.global || pattern.sticky) {
-    throw new Invalid('authorization.resourceIdPattern', 'must be a RegExp without the g or y flag',
-      'Pass an anchored pattern such as /^[a-z0-9-]{1,64}$/, or leave it out for the default.');
-  }
-  return Object.freeze({ permissionResolver: resolver, resourceIdPattern: pattern });
-}
-
 /** Socket.IO's own event names: a broadcast under one of them would never reach a client handler. */
 const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error']);
 const NAMESPACE_NAME = /^\/[A-Za-z0-9/_.:-]{0,127}$/;
@@ -175,6 +162,20 @@ function resolvePresence(options: RealtimeSecurityOptions): ResolvedRealtimeSecu
   });
 }
 
+function resolveAuthorization(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['authorization'] {
+  const authorization = options.authorization ?? {};
+  const resolver = authorization.permissionResolver ?? null;
+  if (resolver !== null && typeof resolver !== 'function' && typeof (resolver as { isAllowed?: unknown }).isAllowed !== 'function') {
+    throw new Invalid('authorization.permissionResolver', 'has no isAllowed() method', 'Pass a class or instance implementing PermissionResolver, or leave it out for the claims resolver.');
+  }
+  const pattern = authorization.resourceIdPattern ?? DEFAULT_RESOURCE_ID_PATTERN;
+  if (!(pattern instanceof RegExp) || pattern.global || pattern.sticky) {
+    throw new Invalid('authorization.resourceIdPattern', 'must be a RegExp without the g or y flag',
+      'Pass an anchored pattern such as /^[a-z0-9-]{1,64}$/, or leave it out for the default.');
+  }
+  return Object.freeze({ permissionResolver: resolver, resourceIdPattern: pattern });
+}
+
 function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['rateLimit'] {
   const rate = options.rateLimit ?? {};
   if (typeof rate !== 'object' || rate === null) {
@@ -189,6 +190,64 @@ function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSec
     handshakesPerAddress: intInRange('rateLimit.handshakesPerAddress', rate.handshakesPerAddress, 0, 1_000_000, 600),
     handshakeWindowMs: intInRange('rateLimit.handshakeWindowMs', rate.handshakeWindowMs, 1000, 3_600_000, 60_000),
     maxTrackedAddresses: intInRange('rateLimit.maxTrackedAddresses', rate.maxTrackedAddresses, 100, 10_000_000, 100_000),
+  });
+}
+
+const KEY_PREFIX = /^[^\s{}*?[\]]{1,64}$/;
+const NODE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function resolveRedis(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['redis'] {
+  const redis = options.redis;
+  if (redis === undefined || redis === null) return null;
+  if (typeof redis !== 'object') {
+    throw new Invalid('redis', 'must be an object', "Pass `{ url: 'redis://127.0.0.1:6379' }` (or `{ client }`), or leave it out for single-node mode.");
+  }
+  const { url, client } = redis;
+  if ((url === undefined) === (client === undefined)) {
+    throw new Invalid('redis', 'needs exactly one of `url` and `client`', "Pass `url: 'redis://host:6379'` or an ioredis `client`, not both.");
+  }
+  if (url !== undefined) {
+    let protocol: string | null = null;
+    try {
+      protocol = typeof url === 'string' ? new URL(url).protocol : null;
+    } catch {
+      protocol = null;
+    }
+    // Never echo the URL: it may carry a password.
+    if (protocol !== 'redis:' && protocol !== 'rediss:') {
+      throw new Invalid('redis.url', 'is not a redis:// or rediss:// URL', "Write it as 'redis://[:password@]host:port[/db]' ('rediss://' for TLS).");
+    }
+  }
+  if (client !== undefined && (client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {
+    throw new Invalid('redis.client', 'is not an ioredis client', "Pass `new Redis(...)` from 'ioredis', or use `url`.");
+  }
+  const keyPrefix = redis.keyPrefix ?? 'rts:';
+  if (typeof keyPrefix !== 'string' || !KEY_PREFIX.test(keyPrefix)) {
+    throw new Invalid('redis.keyPrefix', 'must be 1..64 characters without spaces, braces or *?[]', "Leave it out for 'rts:'.");
+  }
+  const nodeName = redis.nodeId ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 64);
+  if (typeof nodeName !== 'string' || !NODE_NAME.test(nodeName)) {
+    throw new Invalid('redis.nodeId', 'must be 1..64 letters, digits or ._:-', 'Leave it out for the host name and process id.');
+  }
+  const heartbeatMs = intInRange('redis.heartbeatMs', redis.heartbeatMs, 200, 10_000, 1000);
+  const nodeTimeoutMs = intInRange('redis.nodeTimeoutMs', redis.nodeTimeoutMs, 600, 60_000, Math.max(5000, 3 * heartbeatMs));
+  if (nodeTimeoutMs < 3 * heartbeatMs) {
+    throw new Invalid('redis.nodeTimeoutMs', `must be at least 3 × redis.heartbeatMs (${3 * heartbeatMs})`,
+      'A shorter timeout declares live nodes dead after one late beat: raise it or beat more often.');
+  }
+  const onUnavailable = redis.onUnavailable ?? 'fail-closed';
+  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') {
+    throw new Invalid('redis.onUnavailable', "must be 'fail-closed' or 'fail-open'", "Leave it out for 'fail-closed'.");
+  }
+  return Object.freeze({
+    url: url ?? null,
+    client: client ?? null,
+    keyPrefix,
+    nodeName,
+    heartbeatMs,
+    nodeTimeoutMs,
+    commandTimeoutMs: intInRange('redis.commandTimeoutMs', redis.commandTimeoutMs, 100, 10_000, 2000),
+    onUnavailable,
   });
 }
 
@@ -250,5 +309,6 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     logSecurityEvents: bool('logSecurityEvents', options.logSecurityEvents, true),
     authorization: resolveAuthorization(options),
     logInventory: bool('logInventory', options.logInventory, true),
+    redis: resolveRedis(options),
   });
 }

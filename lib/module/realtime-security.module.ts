@@ -23,6 +23,9 @@ import { OutboundBufferMonitor } from '../throttling/outbound-buffer.monitor.js'
 import { TransportLimits } from '../throttling/transport-limits.service.js';
 import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
+import { ClusterNodeService } from '../cluster/cluster-node.service.js';
+import { presenceBusProvider, redisConnectionProvider, redisStreamBusProvider } from '../cluster/cluster.providers.js';
+import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
 import {
   authenticatorProvider,
@@ -73,6 +76,10 @@ import {
     HandshakeRateLimiter,
     OutboundBufferMonitor,
     TransportLimits,
+    redisConnectionProvider,
+    redisStreamBusProvider,
+    presenceBusProvider,
+    ClusterNodeService,
   ],
   exports: [
     PermissionResolver,
@@ -87,6 +94,8 @@ import {
     ModerationStore,
     PresenceStore,
     PresenceService,
+    PresenceBus,
+    ClusterNodeService,
     SecurityEventsService,
     ConnectionLifecycle,
     NamespaceSecurity,

@@ -21,6 +21,14 @@ import type { RealtimeSecurityOptions } from '../interfaces/realtime-security-op
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InMemoryModerationStore } from '../moderation/in-memory-moderation.store.js';
 import { InMemoryPresenceStore } from '../presence/in-memory-presence.store.js';
+import { REDIS_CONNECTION, REDIS_STREAM_BUS } from '../cluster/cluster.constants.js';
+import { RedisConnectionLeaseStore } from '../cluster/redis-connection-lease.store.js';
+import type { RedisConnection } from '../cluster/redis-connection.js';
+import { RedisModerationBus } from '../cluster/redis-moderation.bus.js';
+import { RedisModerationStore } from '../cluster/redis-moderation.store.js';
+import { RedisPresenceStore } from '../cluster/redis-presence.store.js';
+import type { RedisStreamBus } from '../cluster/redis-stream.bus.js';
+import { RedisThrottlerStorage } from '../cluster/redis-throttler.storage.js';
 import { REALTIME_SECURITY_OPTIONS } from './realtime-security.module-definition.js';
 import { resolveOptions } from './options.validator.js';
 import { InMemoryThrottlerStorage } from '../throttling/in-memory-throttler.storage.js';
@@ -48,34 +56,39 @@ export const authenticatorProvider: Provider = {
 /** `connections.store` when configured (a class is built through Nest DI), else the in-memory store. */
 export const connectionLeaseStoreProvider: Provider = {
   provide: ConnectionLeaseStore,
-  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<ConnectionLeaseStore> => {
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef, redis: RedisConnection | null, nodeId: string): Promise<ConnectionLeaseStore> => {
     const custom = options.connections.store;
-    if (custom === null) return new InMemoryConnectionLeaseStore();
+    if (custom === null) return redis !== null ? new RedisConnectionLeaseStore(redis, nodeId, redis.settings.onUnavailable) : new InMemoryConnectionLeaseStore();
     return typeof custom === 'function' ? moduleRef.create(custom) : custom;
   },
-  inject: [RESOLVED_OPTIONS, ModuleRef],
+  inject: [RESOLVED_OPTIONS, ModuleRef, REDIS_CONNECTION, NODE_ID],
 };
 
 /** `presence.store` when configured (a class is built through Nest DI), else the in-memory store. */
 export const presenceStoreProvider: Provider = {
   provide: PresenceStore,
-  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<PresenceStore> => {
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef, redis: RedisConnection | null, nodeId: string): Promise<PresenceStore> => {
     const custom = options.presence.store;
-    if (custom === null) return new InMemoryPresenceStore();
+    if (custom === null) return redis !== null ? new RedisPresenceStore(redis, nodeId) : new InMemoryPresenceStore();
     return typeof custom === 'function' ? moduleRef.create(custom) : custom;
   },
-  inject: [RESOLVED_OPTIONS, ModuleRef],
+  inject: [RESOLVED_OPTIONS, ModuleRef, REDIS_CONNECTION, NODE_ID],
 };
 
 /** This process's name in presence records (cluster mode reaps a dead node's connections by it). */
 export const nodeIdProvider: Provider = {
   provide: NODE_ID,
-  useFactory: (): string => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  useFactory: (options: ResolvedRealtimeSecurityOptions): string =>
+    `${options.redis?.nodeName ?? `${hostname()}:${process.pid}`}:${randomUUID().slice(0, 8)}`,
+  inject: [RESOLVED_OPTIONS],
 };
 
+/** Bans and permission overrides: on Redis in cluster mode, in memory otherwise. */
 export const moderationStoreProvider: Provider = {
   provide: ModerationStore,
-  useClass: InMemoryModerationStore,
+  useFactory: (redis: RedisConnection | null): ModerationStore =>
+    redis !== null ? new RedisModerationStore(redis, redis.settings.onUnavailable) : new InMemoryModerationStore(),
+  inject: [REDIS_CONNECTION],
 };
 
 /** `authorization.permissionResolver` when configured (a class is built through Nest DI), else the claims resolver. */
@@ -89,10 +102,11 @@ export const permissionResolverProvider: Provider = {
   inject: [RESOLVED_OPTIONS, ModuleRef],
 };
 
-/** Carries moderation commands between nodes; in-process by default. */
+/** Carries moderation commands between nodes: over Redis in cluster mode, in-process otherwise. */
 export const moderationBusProvider: Provider = {
   provide: ModerationBus,
-  useClass: InProcessModerationBus,
+  useFactory: (bus: RedisStreamBus | null): ModerationBus => (bus !== null ? new RedisModerationBus(bus) : new InProcessModerationBus()),
+  inject: [REDIS_STREAM_BUS],
 };
 
 /**
@@ -113,12 +127,12 @@ export const gatewaySecurityEnhancerProvider: Provider = {
 /** `rateLimit.storage` when configured (a class is built through Nest DI), else in-memory counters. */
 export const throttlerStorageProvider: Provider = {
   provide: WsThrottlerStorage,
-  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef): Promise<WsThrottlerStorage> => {
+  useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef, redis: RedisConnection | null): Promise<WsThrottlerStorage> => {
     const custom = options.rateLimit.storage;
-    if (custom === null) return new InMemoryThrottlerStorage();
+    if (custom === null) return redis !== null ? new RedisThrottlerStorage(redis) : new InMemoryThrottlerStorage();
     return typeof custom === 'function' ? moduleRef.create(custom) : custom;
   },
-  inject: [RESOLVED_OPTIONS, ModuleRef],
+  inject: [RESOLVED_OPTIONS, ModuleRef, REDIS_CONNECTION],
 };
 
 /** Message rate limits on every gateway handler: a global guard (it lets HTTP routes through). */

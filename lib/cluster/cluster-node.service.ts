@@ -1,0 +1,229 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { NODE_ID } from '../constants.js';
+import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
+import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
+import { PresenceBus } from '../interfaces/presence-bus.interface.js';
+import { PresenceStore, type PresenceTransition } from '../interfaces/presence-store.interface.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { REAP_LOCK_MS, REDIS_CONNECTION, SHUTDOWN_CLEANUP_MS } from './cluster.constants.js';
+import { RedisConnectionLeaseStore } from './redis-connection-lease.store.js';
+import type { RedisConnection } from './redis-connection.js';
+import { redact } from './redis-error-log.js';
+import { RedisPresenceStore } from './redis-presence.store.js';
+import { LOCK_RELEASE, NODE_FORGET, NODE_HEARTBEAT } from './redis-scripts.js';
+
+/** What one reaping did, for logs and tests. */
+export interface ReapReport {
+  readonly nodeId: string;
+  /** Users the reaping took offline. */
+  readonly offline: number;
+  readonly durationMs: number;
+}
+
+/**
+ * This node's life in the cluster (cluster mode only; a no-op otherwise):
+ * - **heartbeat** every `heartbeatMs`: renews `node-alive:<id>` (TTL `nodeTimeoutMs`) and the
+ *   node's last-beat time;
+ * - **reaping**: each beat, finds registered nodes whose alive key has expired; for each, one
+ *   node (the holder of a Redis lock) closes its connections (users go offline with
+ *   `lastSeen` = its last beat, the change is announced on every node) and releases its
+ *   slots. A node is reaped at most `nodeTimeoutMs + heartbeatMs` (+ the reaping itself) after
+ *   its last beat;
+ * - **rebuild**: when its own alive key had vanished (Redis flushed or restarted, or this node
+ *   was too slow and got reaped) or Redis comes back after an outage, writes its live
+ *   connections back and removes what it no longer holds;
+ * - **graceful shutdown**: after the sockets are closed and presence is written, removes
+ *   whatever of this node is left and deregisters at once (no wait for the timeout).
+ */
+@Injectable()
+export class ClusterNodeService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('RealtimeSecurity');
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private beats = 0;
+  private redisLost = false;
+  private resyncWanted = false;
+  private stopped = false;
+  private unsubscribe?: () => void;
+  private readonly reapListeners = new Set<(report: ReapReport) => void>();
+
+  constructor(
+    @Inject(REDIS_CONNECTION) private readonly redis: RedisConnection | null,
+    @Inject(NODE_ID) private readonly nodeId: string,
+    @Inject(ConnectionLeaseStore) private readonly leases: ConnectionLeaseStore,
+    @Inject(PresenceStore) private readonly presenceStore: PresenceStore,
+    @Inject(PresenceBus) private readonly presenceBus: PresenceBus,
+    private readonly lifecycle: ConnectionLifecycle,
+    private readonly presence: PresenceService,
+  ) {}
+
+  /** True in cluster mode. */
+  get enabled(): boolean {
+    return this.redis !== null;
+  }
+
+  /** Calls `listener` after each reaping this node performs; returns the function that removes it. */
+  onReap(listener: (report: ReapReport) => void): () => void {
+    this.reapListeners.add(listener);
+    return () => this.reapListeners.delete(listener);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.redis === null) return;
+    this.unsubscribe = this.redis.onReconnect(() => {
+      this.redisLost = true;
+      this.schedule(0);
+    });
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.redis === null || this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.unsubscribe?.();
+    await this.ticking;
+    // Nest has closed the Socket.IO servers: let every close reach the store, then sweep.
+    this.lifecycle.closeAll();
+    await withDeadline(this.presence.flush(), SHUTDOWN_CLEANUP_MS);
+    await withDeadline(this.leaveCluster(this.redis), SHUTDOWN_CLEANUP_MS).catch((error: unknown) => {
+      this.logger.warn(`cluster: could not deregister at shutdown (other nodes will reap this one): ${redact(error)}`);
+    });
+  }
+
+  /** One heartbeat, reaping and, when needed, a rebuild. Exposed for tests; runs on its own timer. */
+  async tick(): Promise<void> {
+    const redis = this.redis;
+    if (redis === null || this.stopped) return;
+    const { keys, commands, settings } = redis;
+    let existed: boolean;
+    try {
+      existed = (await NODE_HEARTBEAT.run(commands, [keys.nodeAlive(this.nodeId), keys.nodes()], [this.nodeId, Date.now(), settings.nodeTimeoutMs])) === 1;
+    } catch {
+      // The connection logs the outage; rebuild once Redis answers again.
+      this.redisLost = true;
+      return;
+    }
+    if ((!existed && this.beats > 0) || this.redisLost || this.resyncWanted) {
+      const reason = this.redisLost ? 'Redis is back' : existed ? 'requested' : 'this node\'s registration had vanished';
+      this.redisLost = false;
+      this.resyncWanted = false;
+      await this.resync(reason).catch((error: unknown) => {
+        this.resyncWanted = true;
+        this.logger.error(`cluster: rebuild failed, retrying next beat: ${redact(error)}`);
+      });
+    }
+    this.beats += 1;
+    await this.reapDeadNodes(redis).catch((error: unknown) => {
+      this.logger.error(`cluster: reaping failed, retrying next beat: ${redact(error)}`);
+    });
+  }
+
+  /** Writes this node's live connections back to Redis and removes the ones it no longer holds. */
+  async resync(reason: string): Promise<void> {
+    const started = Date.now();
+    let leaseReport = '';
+    if (this.leases instanceof RedisConnectionLeaseStore) {
+      const { restored, removed } = await this.leases.resync();
+      leaseReport = ` slots restored=${restored} removed=${removed}`;
+    }
+    let announced = 0;
+    if (this.presenceStore instanceof RedisPresenceStore) {
+      const changes = await this.presenceStore.resync(Date.now());
+      for (const change of changes) this.announce(change, 'rebuild');
+      announced = changes.length;
+    }
+    this.logger.log(`cluster: rebuilt this node's state (${reason}):${leaseReport} presence changes=${announced} in ${Date.now() - started} ms`);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.ticking !== undefined) {
+        this.schedule(50);
+        return;
+      }
+      const started = Date.now();
+      this.ticking = this.tick().finally(() => {
+        this.ticking = undefined;
+        const interval = this.redis?.settings.heartbeatMs ?? 1000;
+        this.schedule(Math.max(0, interval - (Date.now() - started)));
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async reapDeadNodes(redis: RedisConnection): Promise<void> {
+    const { commands, keys } = redis;
+    const registered = await commands.hgetall(keys.nodes());
+    const others = Object.keys(registered).filter((id) => id !== this.nodeId);
+    if (others.length === 0) return;
+    const alive = await Promise.all(others.map((id) => commands.exists(keys.nodeAlive(id))));
+    for (const [i, deadId] of others.entries()) {
+      if (alive[i] === 1 || this.stopped) continue;
+      const lock = keys.reapLock(deadId);
+      if ((await commands.set(lock, this.nodeId, 'PX', REAP_LOCK_MS, 'NX')) !== 'OK') continue;
+      try {
+        await this.reap(redis, deadId, Number(registered[deadId]) || Date.now());
+      } finally {
+        await LOCK_RELEASE.run(commands, [lock], [this.nodeId]).catch(() => undefined);
+      }
+    }
+  }
+
+  private async reap(redis: RedisConnection, deadId: string, lastBeat: number): Promise<void> {
+    const started = Date.now();
+    let offline = 0;
+    let complete = true;
+    if (this.presenceStore instanceof RedisPresenceStore) {
+      complete = await this.presenceStore.reapNode(deadId, lastBeat, (change) => {
+        offline += 1;
+        this.announce(change, 'reaper');
+      });
+    }
+    if (complete && this.leases instanceof RedisConnectionLeaseStore) complete = await this.leases.reapNode(deadId);
+    if (!complete) {
+      this.logger.warn(`cluster: node ${JSON.stringify(deadId)} came back while being reaped; stopped`);
+      return;
+    }
+    const { keys, commands } = redis;
+    await NODE_FORGET.run(commands, [keys.nodeAlive(deadId), keys.nodeLeases(deadId), keys.nodePresence(deadId), keys.nodes()], [deadId]);
+    const report: ReapReport = Object.freeze({ nodeId: deadId, offline, durationMs: Date.now() - started });
+    this.logger.warn(`cluster: reaped dead node ${JSON.stringify(deadId)} (last heartbeat ${new Date(lastBeat).toISOString()}): ${offline} users offline in ${report.durationMs} ms`);
+    for (const listener of [...this.reapListeners]) listener(report);
+  }
+
+  /** Tells every node (this one included) about a change this service caused. */
+  private announce(transition: PresenceTransition, role: string): void {
+    const { record, change } = transition;
+    if (change === 'none') return;
+    const at = change === 'online' ? record.since ?? Date.now() : record.lastSeen ?? Date.now();
+    const message = {
+      origin: `${this.nodeId}#${role}`,
+      change: Object.freeze({ type: change, tenantId: record.tenantId, userId: record.userId, at, lastSeen: change === 'offline' ? at : null }),
+    };
+    this.presenceBus.publish(message).catch((error: unknown) => {
+      this.logger.error(`cluster: could not announce a presence change: ${redact(error)}`);
+    });
+  }
+
+  /** Graceful exit: deregister, then close whatever this node still holds in Redis. */
+  private async leaveCluster(redis: RedisConnection): Promise<void> {
+    const { keys, commands } = redis;
+    await commands.del(keys.nodeAlive(this.nodeId));
+    const now = Date.now();
+    if (this.presenceStore instanceof RedisPresenceStore) await this.presenceStore.reapNode(this.nodeId, now, () => undefined);
+    if (this.leases instanceof RedisConnectionLeaseStore) await this.leases.reapNode(this.nodeId);
+    await NODE_FORGET.run(commands, [keys.nodeAlive(this.nodeId), keys.nodeLeases(this.nodeId), keys.nodePresence(this.nodeId), keys.nodes()], [this.nodeId]);
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,147 @@
+import { Logger } from '@nestjs/common';
+import { InMemoryConnectionLeaseStore } from '../connections/in-memory-connection-lease.store.js';
+import type { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
+import type { RedisUnavailablePolicy } from '../interfaces/realtime-security-options.interface.js';
+import { inBatches } from './batches.js';
+import { redact } from './redis-error-log.js';
+import type { RedisConnection } from './redis-connection.js';
+import { LEASE_ACQUIRE, LEASE_REAP, LEASE_RELEASE } from './redis-scripts.js';
+
+const BATCH = 500;
+
+/** What a rebuild changed. */
+export interface LeaseResyncResult {
+  /** Slots of live connections written back (they had vanished, e.g. after a flush). */
+  readonly restored: number;
+  /** Slots of this node that no live connection holds any more, released. */
+  readonly removed: number;
+}
+
+/**
+ * Per-user connection slots in Redis, shared by every node. `acquire` checks and takes a slot
+ * in one Lua script (one round trip), so parallel handshakes of one user on several nodes never
+ * pass the ceiling. Each slot records its node, and each node keeps an index of its slots, so a
+ * dead node's slots can be released (`reapNode`) and a node's slots rebuilt from what it really
+ * holds (`resync`) after Redis lost them. Slots are hash fields, so no count can go negative.
+ *
+ * While Redis is unreachable, `acquire` throws (the handshake is refused with
+ * `SERVICE_UNAVAILABLE`) or, with `onUnavailable: 'fail-open'`, counts the slot in this process
+ * only; `release` never throws (the slot is dropped locally and `resync` removes it from Redis).
+ */
+export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
+  private readonly logger = new Logger('RealtimeSecurity');
+  /** Slots this process holds: node-index field → [userKey, leaseId]. */
+  private readonly held = new Map<string, readonly [string, string]>();
+  /** Acquires in flight (a rebuild must not release them). */
+  private readonly pending = new Set<string>();
+  /** Fail-open fallback: slots granted while Redis was unreachable, per process. */
+  private fallback = new InMemoryConnectionLeaseStore();
+  private lastReleaseError = 0;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly nodeId: string,
+    private readonly onUnavailable: RedisUnavailablePolicy = 'fail-closed',
+  ) {}
+
+  async acquire(userKey: string, leaseId: string, max: number): Promise<boolean> {
+    const field = indexField(userKey, leaseId);
+    if (this.held.has(field)) return true;
+    this.pending.add(field);
+    try {
+      const granted = Number(await LEASE_ACQUIRE.run(this.redis.commands, this.keysFor(userKey), [leaseId, max, this.nodeId, field, 0])) > 0;
+      if (granted) this.held.set(field, [userKey, leaseId]);
+      return granted;
+    } catch (error) {
+      if (this.onUnavailable !== 'fail-open') throw error;
+      const granted = await this.fallback.acquire(userKey, leaseId, max);
+      if (granted) this.held.set(field, [userKey, leaseId]);
+      return granted;
+    } finally {
+      this.pending.delete(field);
+    }
+  }
+
+  async release(userKey: string, leaseId: string): Promise<void> {
+    const field = indexField(userKey, leaseId);
+    this.held.delete(field);
+    await this.fallback.release(userKey, leaseId);
+    try {
+      await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+    } catch (error) {
+      // Redis is unreachable: the slot is gone here, and `resync` removes it there on recovery.
+      if (Date.now() - this.lastReleaseError > 10_000) {
+        this.lastReleaseError = Date.now();
+        this.logger.warn(`connection slot release deferred until Redis is back: ${redact(error)}`);
+      }
+    }
+  }
+
+  async count(userKey: string): Promise<number> {
+    return this.redis.commands.hlen(this.redis.keys.userLeases(userKey));
+  }
+
+  /** Slots this process holds now. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Makes Redis hold exactly this node's live slots: writes back those that vanished (without
+   * checking the ceiling: the connections exist) and releases those no connection holds.
+   */
+  async resync(): Promise<LeaseResyncResult> {
+    const { commands, keys } = this.redis;
+    const indexed = await commands.hkeys(keys.nodeLeases(this.nodeId));
+    const stale = indexed.filter((field) => !this.held.has(field) && !this.pending.has(field));
+    await inBatches(stale, BATCH, async (field) => {
+      const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
+      await LEASE_RELEASE.run(commands, this.keysFor(userKey), [leaseId, field]);
+    });
+    const written = await inBatches([...this.held], BATCH, ([field, [userKey, leaseId]]) =>
+      LEASE_ACQUIRE.run(commands, this.keysFor(userKey), [leaseId, 0, this.nodeId, field, 1]));
+    this.fallback = new InMemoryConnectionLeaseStore();
+    return { restored: written.filter((result) => Number(result) === 2).length, removed: stale.length };
+  }
+
+  /**
+   * Releases every slot of a dead node, a batch at a time; stops (returning `false`) as soon as
+   * that node turns out to be alive again.
+   */
+  async reapNode(deadNodeId: string): Promise<boolean> {
+    const { commands, keys } = this.redis;
+    const index = keys.nodeLeases(deadNodeId);
+    const alive = keys.nodeAlive(deadNodeId);
+    let cursor = '0';
+    do {
+      const [next, flat] = await commands.hscan(index, cursor, 'COUNT', BATCH);
+      cursor = next;
+      const fields = flat.filter((_, i) => i % 2 === 0);
+      const results = await Promise.all(fields.map((field) => {
+        const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
+        return LEASE_REAP.run(commands, [keys.userLeases(userKey), index, alive], [leaseId, field, deadNodeId]);
+      }));
+      if (results.includes(-1)) return false;
+    } while (cursor !== '0');
+    return true;
+  }
+
+  private keysFor(userKey: string): string[] {
+    return [this.redis.keys.userLeases(userKey), this.redis.keys.nodeLeases(this.nodeId)];
+  }
+}
+
+/** A node-index field: the JSON array of the identifiers (unambiguous whatever they contain). */
+export function indexField(...parts: string[]): string {
+  return JSON.stringify(parts);
+}
+
+/** Parses a node-index field of `arity` strings, or `null` for anything else. */
+export function parseField(field: string, arity: number): string[] | null {
+  try {
+    const value: unknown = JSON.parse(field);
+    return Array.isArray(value) && value.length === arity && value.every((v) => typeof v === 'string') ? (value as string[]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,171 @@
+import { RedisScript } from './redis-script.js';
+
+/**
+ * The Lua scripts of the Redis stores, each one atomic round trip. Every key is declared in
+ * KEYS; every identifier (user key, lease id, tenant, user id, node id) arrives in ARGV.
+ */
+
+/**
+ * Check-and-take a connection slot.
+ * KEYS: user leases, node leases. ARGV: lease id, max, node id, node-index field, force (1: no ceiling, for rebuilding).
+ * Returns 1 when already held, 2 when taken now, 0 when full.
+ */
+export const LEASE_ACQUIRE = new RedisScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[4], '1')
+  return 1
+end
+if ARGV[5] ~= '1' and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[4], '1')
+return 2
+`);
+
+/**
+ * Give a slot back (idempotent).
+ * KEYS: user leases, node leases. ARGV: lease id, node-index field.
+ */
+export const LEASE_RELEASE = new RedisScript(`
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+`);
+
+/**
+ * Release a dead node's slot, unless the node is alive again.
+ * KEYS: user leases, dead node's leases, dead node's alive key. ARGV: lease id, node-index field, dead node id.
+ * Returns -1 when the node is alive (stop reaping), 1 otherwise.
+ */
+export const LEASE_REAP = new RedisScript(`
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+`);
+
+/** Shared tail of the presence scripts: the user's record after the call. */
+const PRESENCE_RECORD = `
+local rec = redis.call('HMGET', KEYS[2], 'since', 'lastSeen')
+return {change, redis.call('HLEN', KEYS[1]), rec[1] or '', rec[2] or '', redis.call('EXISTS', KEYS[2])}
+`;
+
+/**
+ * A connection opened.
+ * KEYS: presence connections, presence record, tenant's online set, node presence.
+ * ARGV: lease id, node id, at, user id, node-index field.
+ * Returns {change, connections, since, lastSeen, recordExists}.
+ */
+export const PRESENCE_OPEN = new RedisScript(`
+local change = 'none'
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[4], ARGV[5], '1')
+  if redis.call('HLEN', KEYS[1]) == 1 then
+    redis.call('HSET', KEYS[2], 'since', ARGV[3])
+    redis.call('PERSIST', KEYS[2])
+    redis.call('ZADD', KEYS[3], 0, ARGV[4])
+    change = 'online'
+  end
+end
+${PRESENCE_RECORD}`);
+
+/** Shared body of close and reap: drop one connection; the last one takes the user offline. */
+const PRESENCE_DROP = `
+local change = 'none'
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[5])
+if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('HDEL', KEYS[2], 'since')
+  redis.call('HSET', KEYS[2], 'lastSeen', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+  redis.call('ZREM', KEYS[3], ARGV[4])
+  change = 'offline'
+end
+`;
+
+/**
+ * A connection closed (idempotent; an unknown one creates nothing).
+ * KEYS: presence connections, presence record, tenant's online set, node presence.
+ * ARGV: lease id, at, (unused), user id, node-index field, offline record TTL (s).
+ */
+export const PRESENCE_CLOSE = new RedisScript(`${PRESENCE_DROP}${PRESENCE_RECORD}`);
+
+/**
+ * Close a dead node's connection, unless the node is alive again.
+ * KEYS: as PRESENCE_CLOSE, plus the dead node's alive key. ARGV: as PRESENCE_CLOSE, ARGV[3] the dead node id.
+ * Returns -1 when the node is alive, else as PRESENCE_CLOSE.
+ */
+export const PRESENCE_REAP = new RedisScript(`
+if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and owner ~= ARGV[3] then
+  redis.call('HDEL', KEYS[4], ARGV[5])
+  local change = 'none'
+  ${PRESENCE_RECORD}
+end
+${PRESENCE_DROP}${PRESENCE_RECORD}`);
+
+/**
+ * Read one user atomically. KEYS: presence connections, presence record.
+ * Returns {'none', connections, since, lastSeen, recordExists}.
+ */
+export const PRESENCE_GET = new RedisScript(`
+local change = 'none'
+${PRESENCE_RECORD}`);
+
+/**
+ * Heartbeat: renew this node's alive key and registration.
+ * KEYS: alive key, nodes hash. ARGV: node id, now (ms), timeout (ms).
+ * Returns 1 when the alive key was there, 0 when it had vanished (expired, reaped or flushed).
+ */
+export const NODE_HEARTBEAT = new RedisScript(`
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return existed
+`);
+
+/**
+ * Forget a reaped node, unless it came back. KEYS: alive key, node leases, node presence, nodes hash.
+ * ARGV: node id. Returns 1 when forgotten.
+ */
+export const NODE_FORGET = new RedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1
+`);
+
+/**
+ * Release a lock only if this node still holds it. KEYS: lock. ARGV: holder.
+ */
+export const LOCK_RELEASE = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/**
+ * Fixed-window rate limit with blocking, as `@nestjs/throttler` storage: past the limit the key
+ * is blocked for the block duration (the window's TTL when 0), counting restarts after it.
+ * KEYS: hits, block (its value counts the hits while blocked). ARGV: ttl (ms), limit, block duration (ms).
+ * Returns {totalHits, msToExpire, blocked (0/1), msToBlockExpire}.
+ */
+export const THROTTLE_INCREMENT = new RedisScript(`
+local blockTtl = redis.call('PTTL', KEYS[2])
+if blockTtl > 0 then
+  return {redis.call('INCR', KEYS[2]), blockTtl, 1, blockTtl}
+end
+local hits = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+  ttl = tonumber(ARGV[1])
+end
+if hits > tonumber(ARGV[2]) then
+  local block = tonumber(ARGV[3])
+  if block < 1 then block = ttl end
+  redis.call('SET', KEYS[2], hits, 'PX', block)
+  redis.call('DEL', KEYS[1])
+  return {hits, ttl, 1, block}
+end
+return {hits, ttl, 0, 0}
+`);

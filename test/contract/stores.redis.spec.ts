@@ -1,0 +1,152 @@
+import { RedisConnectionLeaseStore } from '../../lib/cluster/redis-connection-lease.store.js';
+import type { RedisConnection } from '../../lib/cluster/redis-connection.js';
+import { RedisModerationStore } from '../../lib/cluster/redis-moderation.store.js';
+import { RedisPresenceStore } from '../../lib/cluster/redis-presence.store.js';
+import { RedisThrottlerStorage } from '../../lib/cluster/redis-throttler.storage.js';
+import { deleteKeys, openConnection, plainClient, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { describeConnectionLeaseStoreContract } from './connection-lease-store.contract.js';
+import { describePresenceStoreContract } from './presence-store.contract.js';
+
+/** The shared store contracts, and the Redis-only behaviour (reaping, rebuilding, moderation, throttling), on a real Redis. */
+let url: string;
+let prefix: string;
+let connection: RedisConnection;
+
+beforeAll(async () => {
+  url = await testRedisUrl();
+  prefix = uniquePrefix('stores');
+  connection = await openConnection(url, prefix);
+});
+
+afterAll(async () => {
+  await connection.onApplicationShutdown();
+  await deleteKeys(url, prefix);
+  await releaseTestRedis();
+});
+
+describeConnectionLeaseStoreContract('redis', () => new RedisConnectionLeaseStore(connection, 'contract-node'));
+describePresenceStoreContract('redis', () => new RedisPresenceStore(connection, 'contract-node'));
+
+describe('Redis connection leases across nodes', () => {
+  it('two nodes racing for one user never pass the ceiling together', async () => {
+    const a = new RedisConnectionLeaseStore(connection, 'node-a');
+    const b = new RedisConnectionLeaseStore(connection, 'node-b');
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).acquire('t/race', `r${i}`, 3)));
+    expect(results.filter(Boolean)).toHaveLength(3);
+    expect(await a.count('t/race')).toBe(3);
+  });
+
+  it('reaping a dead node releases only its slots; a node alive again is left alone', async () => {
+    const dead = new RedisConnectionLeaseStore(connection, 'dead-1');
+    const live = new RedisConnectionLeaseStore(connection, 'live-1');
+    await dead.acquire('t/reap', 'd1', 5);
+    await dead.acquire('t/reap', 'd2', 5);
+    await live.acquire('t/reap', 'l1', 5);
+    await connection.commands.set(connection.keys.nodeAlive('dead-1'), '1');
+    expect(await live.reapNode('dead-1')).toBe(false);
+    expect(await live.count('t/reap')).toBe(3);
+    await connection.commands.del(connection.keys.nodeAlive('dead-1'));
+    expect(await live.reapNode('dead-1')).toBe(true);
+    expect(await live.count('t/reap')).toBe(1);
+    expect(await connection.commands.hlen(connection.keys.nodeLeases('dead-1'))).toBe(0);
+  });
+
+  it('rebuilds its own slots after a flush, and drops the ones whose release never reached Redis', async () => {
+    const store = new RedisConnectionLeaseStore(connection, 'resync-1');
+    await store.acquire('t/resync', 'keep', 2);
+    await store.acquire('t/resync', 'gone', 2);
+    // A release that failed while Redis was down: gone here, still there.
+    await connection.commands.hdel(connection.keys.userLeases('t/resync'), 'keep');
+    await store.release('t/resync', 'gone');
+    await connection.commands.hset(connection.keys.userLeases('t/resync'), 'gone', 'resync-1');
+    await connection.commands.hset(connection.keys.nodeLeases('resync-1'), JSON.stringify(['t/resync', 'gone']), '1');
+    expect(await store.resync()).toEqual({ restored: 1, removed: 1 });
+    expect(await connection.commands.hkeys(connection.keys.userLeases('t/resync'))).toEqual(['keep']);
+  });
+});
+
+describe('Redis presence across nodes', () => {
+  it('counts connections of all nodes; reaping a dead node takes its users offline with its last beat as lastSeen', async () => {
+    const a = new RedisPresenceStore(connection, 'p-node-a');
+    const b = new RedisPresenceStore(connection, 'p-node-b');
+    await a.connectionOpened({ tenantId: 'reap', userId: 'only-a', leaseId: 'a1', nodeId: 'p-node-a' }, 1000);
+    await a.connectionOpened({ tenantId: 'reap', userId: 'both', leaseId: 'a2', nodeId: 'p-node-a' }, 1000);
+    await b.connectionOpened({ tenantId: 'reap', userId: 'both', leaseId: 'b1', nodeId: 'p-node-b' }, 1100);
+    expect(await b.get('reap', 'both')).toMatchObject({ status: 'online', connections: 2 });
+    const changes: string[] = [];
+    expect(await b.reapNode('p-node-a', 4242, (change) => changes.push(`${change.record.userId}:${change.change}:${change.record.lastSeen}`))).toBe(true);
+    expect(changes).toEqual(['only-a:offline:4242']);
+    expect(await b.get('reap', 'only-a')).toMatchObject({ status: 'offline', connections: 0, lastSeen: 4242 });
+    expect(await b.get('reap', 'both')).toMatchObject({ status: 'online', connections: 1 });
+    expect(await b.countOnline('reap')).toBe(1);
+  });
+
+  it('a rebuild after a flush writes live connections back without announcing users already announced', async () => {
+    const store = new RedisPresenceStore(connection, 'p-resync');
+    await store.connectionOpened({ tenantId: 'rs', userId: 'u1', leaseId: 'l1', nodeId: 'p-resync' }, 1000);
+    const key = encodeURIComponent('rs') + '/' + encodeURIComponent('u1');
+    await connection.commands.del(connection.keys.presenceConnections(key), connection.keys.presenceRecord(key), connection.keys.presenceOnline('rs'), connection.keys.nodePresence('p-resync'));
+    expect(await store.get('rs', 'u1')).toBeNull();
+    expect(await store.resync(5000)).toEqual([]);
+    expect(await store.get('rs', 'u1')).toMatchObject({ status: 'online', connections: 1, since: 1000 });
+    // A connection closed while Redis was unreachable is closed by the rebuild, and announced.
+    await connection.commands.hdel(connection.keys.presenceConnections(key), 'l1');
+    await store.connectionClosed({ tenantId: 'rs', userId: 'u1', leaseId: 'l1', nodeId: 'p-resync' }, 6000);
+    await connection.commands.hset(connection.keys.presenceConnections(key), 'l1', 'p-resync');
+    await connection.commands.hset(connection.keys.nodePresence('p-resync'), JSON.stringify(['rs', 'u1', 'l1']), '1');
+    const changes = await store.resync(7000);
+    expect(changes.map((c) => [c.change, c.record.lastSeen])).toEqual([['offline', 7000]]);
+    expect(await store.get('rs', 'u1')).toMatchObject({ status: 'offline', connections: 0 });
+  });
+});
+
+describe('Redis moderation store', () => {
+  it('keeps bans with and without an end, expires them, and keeps overrides per user', async () => {
+    const store = new RedisModerationStore(connection);
+    expect(await store.getBan('t/a')).toBeNull();
+    await store.ban('t/a', { until: null, reason: 'spam' });
+    expect(await store.getBan('t/a')).toEqual({ until: null, reason: 'spam' });
+    await store.ban('t/b', { until: Date.now() + 150 });
+    expect(await store.getBan('t/b')).toMatchObject({ until: expect.any(Number) });
+    expect(await connection.commands.pttl(connection.keys.ban('t/b'))).toBeGreaterThan(0);
+    await store.ban('t/c', { until: Date.now() - 1 });
+    expect(await store.getBan('t/c')).toBeNull();
+    await store.unban('t/a');
+    expect(await store.getBan('t/a')).toBeNull();
+    await store.setPermissions('t/a', ['channel:read']);
+    expect(await store.getPermissions('t/a')).toEqual(['channel:read']);
+    expect(await store.getPermissions('t/a*')).toBeNull();
+    await store.setPermissions('t/a', null);
+    expect(await store.getPermissions('t/a')).toBeNull();
+  });
+});
+
+describe('Redis throttler storage', () => {
+  it('counts hits of every node in one window and blocks past the limit', async () => {
+    const one = new RedisThrottlerStorage(connection);
+    const two = new RedisThrottlerStorage(connection);
+    const hits = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? one : two).increment('user-x', 10_000, 10, 2000, 'default')));
+    expect(hits.filter((h) => !h.isBlocked)).toHaveLength(10);
+    const blocked = hits.filter((h) => h.isBlocked);
+    expect(blocked).toHaveLength(2);
+    for (const h of blocked) expect(h.timeToBlockExpire).toBeGreaterThan(0);
+    const ok = await one.increment('user-y', 10_000, 10, 2000, 'default');
+    expect(ok).toMatchObject({ totalHits: 1, isBlocked: false, timeToBlockExpire: 0 });
+    expect(ok.timeToExpire).toBeGreaterThanOrEqual(9);
+  });
+
+  it('starts counting again once a block has passed', async () => {
+    const storage = new RedisThrottlerStorage(connection);
+    await storage.increment('user-z', 60_000, 1, 100, 'default');
+    expect((await storage.increment('user-z', 60_000, 1, 100, 'default')).isBlocked).toBe(true);
+    const client = plainClient(url);
+    try {
+      const blockKey = connection.keys.throttleBlock('user-z', 'default');
+      const deadline = Date.now() + 3000;
+      while ((await client.exists(blockKey)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await client.quit();
+    }
+    expect(await storage.increment('user-z', 60_000, 1, 100, 'default')).toMatchObject({ totalHits: 1, isBlocked: false });
+  });
+});
