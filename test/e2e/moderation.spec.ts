@@ -114,7 +114,7 @@ describe('moderation (THREATS 5)', () => {
     await moderation.banUser('acme', 'eve', { reason: 'spam' });
     // Enforced synchronously on this node: no open session and no connected server socket is left.
     const lifecycle = t.app.get(ConnectionLifecycle);
-    expect(lifecycle.sessionsOf(userKey('acme', 'eve'))).toEqual([]);
+    expect(lifecycle.sessionsOf(userKey('acme', 'eve')).length).toBe(0);
     for (const [exception, reason] of await Promise.all(closings)) {
       expect(exception).toEqual(BANNED);
       expect(reason).toBe('io server disconnect');
@@ -165,7 +165,7 @@ describe('moderation (THREATS 5)', () => {
     const result = await Promise.race([outcome, new Promise<string>((resolve) => setTimeout(() => resolve('still connected'), 5000).unref())]);
     if (result === 'disconnected') expect(await exception).toEqual(BANNED);
     else expect(result).toBe('refused BANNED');
-    expect(t.app.get(ConnectionLifecycle).sessionsOf(userKey('acme', 'eve'))).toEqual([]);
+    expect(t.app.get(ConnectionLifecycle).sessionsOf(userKey('acme', 'eve')).length).toBe(0);
   });
 
   it('disconnectUser closes every socket with UNAUTHORIZED; the user may reconnect', async () => {
