@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle, describe, type ConnectionLifecycleEvent } from '../connections/connection-lifecycle.js';
+import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { PresenceStore, type PresenceConnection, type PresenceRecord } from '../interfaces/presence-store.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InvalidPresenceQueryError } from './invalid-presence-query.error.js';
@@ -46,6 +47,7 @@ export class PresenceService implements OnApplicationShutdown {
   private readonly dampedOffline = new Map<string, NodeJS.Timeout>();
   private readonly changes = new Subject<PresenceChange>();
   private readonly subscription: Subscription;
+  private readonly unsubscribeBus: () => void;
 
   /** Online/offline transitions, after flap damping. Subscribers must not throw. */
   readonly changes$: Observable<PresenceChange> = this.changes.asObservable();
@@ -55,8 +57,13 @@ export class PresenceService implements OnApplicationShutdown {
     @Inject(PresenceStore) private readonly store: PresenceStore,
     @Inject(NODE_ID) private readonly nodeId: string,
     private readonly lifecycle: ConnectionLifecycle,
+    @Inject(PresenceBus) private readonly bus: PresenceBus,
   ) {
     this.subscription = lifecycle.changes$.subscribe((event) => this.observe(event));
+    // Changes announced elsewhere (other nodes, or this node reaping a dead one) are reported here too.
+    this.unsubscribeBus = bus.subscribe((message) => {
+      if (message.origin !== this.nodeId) this.changes.next(Object.freeze({ ...message.change }));
+    });
   }
 
   /** True while the user holds at least one authenticated connection (any node). */
@@ -144,6 +151,7 @@ export class PresenceService implements OnApplicationShutdown {
     for (const held of this.dampedOffline.values()) clearTimeout(held);
     this.dampedOffline.clear();
     this.subscription.unsubscribe();
+    this.unsubscribeBus();
     this.changes.complete();
   }
 
@@ -219,7 +227,11 @@ export class PresenceService implements OnApplicationShutdown {
   }
 
   private announce(change: PresenceChange): void {
-    this.changes.next(Object.freeze(change));
+    const frozen = Object.freeze(change);
+    this.changes.next(frozen);
+    this.bus.publish({ origin: this.nodeId, change: frozen }).catch((error: unknown) => {
+      this.logger.error(`presence bus failed on publish: ${describe(error)}`);
+    });
   }
 }
 
