@@ -24,6 +24,8 @@ export class AppModule {
           rateLimit: { messageLimit: config.messageRatePerUser, messageWindowMs: 10_000, handshakesPerAddress: config.handshakeRatePerAddress, handshakeWindowMs: 60_000 },
           // presence_update to same-tenant sockets on /chat holding presence:read.
           presence: { broadcast: { namespaces: ['/chat'] } },
+          // REDIS_URL switches on cluster mode; NODE_ID names this instance.
+          ...(config.redisUrl !== null ? { redis: { url: config.redisUrl, nodeId: config.nodeId } } : {}),
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
