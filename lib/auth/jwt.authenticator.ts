@@ -1,3 +1,4 @@
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
 import type { AuthenticationRequest, RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import type { Principal } from '../interfaces/principal.interface.js';
@@ -10,6 +11,26 @@ const MAX_PERMISSIONS = 512;
 
 type JwtConfig = NonNullable<ResolvedRealtimeSecurityOptions['jwt']>;
 
+/**
+ * The verification key, parsed once. Given a string or Buffer, jsonwebtoken parses it again on
+ * every verify, first as a public key (about 1 ms with OpenSSL 3, then a thrown error) and only
+ * then as an HMAC secret; same order here, done at start-up. Material that is neither is kept
+ * as it is, so each verify still fails as before.
+ */
+function verificationKey(config: JwtConfig): KeyObject | string | Buffer | undefined {
+  const material = config.secret ?? config.publicKey;
+  if (material === undefined) return undefined;
+  try {
+    return createPublicKey(material);
+  } catch {
+    try {
+      return createSecretKey(typeof material === 'string' ? Buffer.from(material) : material);
+    } catch {
+      return material;
+    }
+  }
+}
+
 function boundedString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_CLAIM_LENGTH;
 }
@@ -21,9 +42,11 @@ function boundedString(value: unknown): value is string {
  * being accepted, so a token admitted inside the tolerance is not cut off at once.
  */
 export class JwtAuthenticator implements RealtimeAuthenticator {
-  private readonly jwt = new JwtService();
+  private readonly jwt: JwtService;
 
-  constructor(private readonly config: JwtConfig) {}
+  constructor(private readonly config: JwtConfig) {
+    this.jwt = new JwtService({ secret: verificationKey(config) });
+  }
 
   async authenticate(request: AuthenticationRequest): Promise<Principal | null> {
     return this.verify(request.credential);
@@ -34,8 +57,6 @@ export class JwtAuthenticator implements RealtimeAuthenticator {
     let payload: Record<string, unknown>;
     try {
       payload = await this.jwt.verifyAsync<Record<string, unknown>>(token, {
-        secret: this.config.secret,
-        publicKey: this.config.publicKey,
         algorithms: [...this.config.algorithms],
         issuer: this.config.issuer ? [...this.config.issuer] as [string, ...string[]] : undefined,
         audience: this.config.audience ? [...this.config.audience] as [string, ...string[]] : undefined,
