@@ -426,9 +426,9 @@ describe('authorization (THREATS 14-19)', () => {
       expect(await ask(bob, 'teapot-other', {})).toEqual({ error: { code: 'INTERNAL', message: 'Internal error' } });
     });
 
-    it('an event nobody handles gets no answer and changes nothing', async () => {
+    it('an event nobody handles is answered NOT_FOUND (its ack never hangs) and changes nothing', async () => {
       const bob = await user('bob', ['*'], 'websocket');
-      await expect(bob.timeout(200).emitWithAck('no-such-event', {})).rejects.toThrow();
+      expect(await bob.timeout(2000).emitWithAck('no-such-event', {})).toEqual({ error: { code: 'NOT_FOUND', message: 'Not found' } });
       expect(await ask(bob, 'ping')).toEqual({ pong: true });
     });
   });
@@ -444,8 +444,10 @@ describe('authorization (THREATS 14-19)', () => {
     }
     raw.send('42/chat,9["ping",{}]');
     expect(await raw.frame((f) => f.startsWith('43/chat,9'))).toBe('43/chat,9[{"pong":true}]');
-    // No handler answered any of them (a refusal would have been an ack with id 1).
-    expect(raw.frames.filter((f) => f.startsWith('43/chat,1['))).toEqual([]);
+    // No handler ran for any of them: each ack (id 1) is the library's refusal, sent before any handler.
+    const refusals = raw.frames.filter((f) => f.startsWith('43/chat,1['));
+    expect(refusals).toHaveLength(8);
+    for (const f of refusals) expect(f).toMatch(/^43\/chat,1\[\{"error":\{"code":"(NOT_FOUND|BAD_REQUEST)"/);
     raw.close();
     // Reserved and non-string names are protocol errors: that connection is closed, nothing else.
     for (const packet of ['42/chat,["connect"]', '42/chat,["disconnect"]', '42/chat,["disconnecting"]', '42/chat,["newListener","message"]',
