@@ -5,6 +5,7 @@ import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
 import { DemoLoginController } from './demo/demo-login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { ModerationPresenceController } from './moderation/moderation-presence.controller.js';
+import { ModerationUsersController } from './moderation/moderation-users.controller.js';
 import { ModerationGateway } from './moderation/moderation.gateway.js';
 import { WebController } from './web/web.controller.js';
 
@@ -29,7 +30,7 @@ export class AppModule {
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
-      controllers: [HealthController, WebController, ModerationPresenceController, ...(config.demoLogin ? [DemoLoginController] : [])],
+      controllers: [HealthController, WebController, ModerationPresenceController, ModerationUsersController, ...(config.demoLogin ? [DemoLoginController] : [])],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway, ModerationGateway],
     };
   }

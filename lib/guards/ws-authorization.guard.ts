@@ -96,7 +96,8 @@ export class WsAuthorizationGuard implements CanActivate {
     if (id !== null) return id;
     const { userId, tenantId } = session.principal;
     this.events.emit({ kind: 'validation_failed', code: SecurityErrorCode.VALIDATION_FAILED, userId, tenantId, namespace: session.socket.nsp.name, event, permission: rule.permission });
-    const path = typeof rule.resource === 'string' ? rule.resource : 'resource';
+    // The payload's own shape is wrong (path ''), as validation pipes report it; else the property.
+    const path = typeof rule.resource !== 'string' ? 'resource' : isRecord(data) ? rule.resource : '';
     throw new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, { fields: [{ path, constraints: ['resourceId'] }] });
   }
 
@@ -131,6 +132,10 @@ function selectResource(selector: NonNullable<PermissionRule['resource']>, data:
       return undefined;
     }
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data) || !Object.hasOwn(data, selector)) return undefined;
-  return (data as Record<string, unknown>)[selector];
+  if (!isRecord(data) || !Object.hasOwn(data, selector)) return undefined;
+  return data[selector];
+}
+
+function isRecord(data: unknown): data is Record<string, unknown> {
+  return data !== null && typeof data === 'object' && !Array.isArray(data);
 }

@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { UsePipes } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { PresenceService, SecurityErrorCode, WsAuthorize, WsPrincipal, WsSecurityException, WsValidationPipe, type Principal } from '../../lib/index.js';
+import { PresenceService, SecurityErrorCode, TenantRooms, WsAuthorize, WsPrincipal, WsPublic, WsSecurityException, WsValidationPipe, type Principal } from '../../lib/index.js';
 import { ChannelDto } from './channel.dto.js';
 import type { ChatMessage } from './chat-message.js';
 import { SendMessageDto } from './send-message.dto.js';
 
 /**
  * The `/chat` namespace of SAMPLE_CONTRACT.md. Every payload is validated against its DTO
- * (`VALIDATION_FAILED` otherwise); messages are rate limited per user by the module.
+ * (`VALIDATION_FAILED` otherwise); messages are rate limited per user by the module. Channels
+ * are tenant rooms (`TenantRooms`): a permission removed by moderation evicts the socket.
  */
 @WebSocketGateway({ namespace: '/chat' })
 @UsePipes(new WsValidationPipe())
@@ -17,7 +18,10 @@ export class ChatGateway {
   @WebSocketServer()
   private readonly server!: Namespace;
 
-  constructor(private readonly presence: PresenceService) {}
+  constructor(
+    private readonly presence: PresenceService,
+    private readonly rooms: TenantRooms,
+  ) {}
 
   /** Online users of the caller's own tenant, as the server observes them. */
   @WsAuthorize('presence:read')
@@ -27,30 +31,29 @@ export class ChatGateway {
     return { ok: true, users: page.users.map((u) => ({ userId: u.userId, status: u.status, lastSeen: u.lastSeen })) };
   }
 
+  /** Needs `channel:read` covering the channel (`channel:read`, `channel:read:<id>`, wildcards). */
+  @WsAuthorize('channel:read', { resource: 'channelId' })
   @SubscribeMessage('channel:join')
-  async join(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelDto) {
-    await socket.join(channelRoom(principal, body.channelId));
+  async join(@ConnectedSocket() socket: Socket, @MessageBody() body: ChannelDto) {
+    await this.rooms.join(socket, 'channel', body.channelId);
     return { ok: true };
   }
 
+  /** Needs only to be in the channel (contract): `NOT_FOUND` otherwise. */
+  @WsPublic()
   @SubscribeMessage('channel:leave')
-  async leave(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: ChannelDto) {
-    const room = channelRoom(principal, body.channelId);
-    if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.NOT_FOUND);
-    await socket.leave(room);
+  async leave(@ConnectedSocket() socket: Socket, @MessageBody() body: ChannelDto) {
+    if (!(await this.rooms.leave(socket, 'channel', body.channelId))) throw new WsSecurityException(SecurityErrorCode.NOT_FOUND);
     return { ok: true };
   }
 
+  /** Needs `channel:write` covering the channel, and to be in it. */
+  @WsAuthorize('channel:write', { resource: 'channelId' })
   @SubscribeMessage('message:send')
   send(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: SendMessageDto) {
-    const room = channelRoom(principal, body.channelId);
-    if (!socket.rooms.has(room)) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN, { message: 'Join the channel first' });
+    if (!this.rooms.has(socket, 'channel', body.channelId)) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN, { message: 'Join the channel first' });
     const message: ChatMessage = { id: randomUUID(), channelId: body.channelId, userId: principal.userId, text: body.text, sentAt: Date.now() };
-    this.server.to(room).emit('message', message);
+    this.server.to(this.rooms.roomFor(principal, 'channel', body.channelId)).emit('message', message);
     return { ok: true, id: message.id };
   }
-}
-
-function channelRoom(principal: Principal, channelId: string): string {
-  return `channel:${encodeURIComponent(principal.tenantId)}:${encodeURIComponent(channelId)}`;
 }
