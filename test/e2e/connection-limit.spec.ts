@@ -8,6 +8,7 @@ import {
   InMemoryConnectionLeaseStore,
   InMemoryPresenceStore,
   InvalidRealtimeSecurityOptionsError,
+  ModerationService,
   PresenceService,
   SecurityErrorCode,
   userKey,
@@ -363,6 +364,32 @@ describe('connection limit: every close path releases exactly one slot, exactly 
     lifecycle.terminate(session, SecurityErrorCode.BANNED);
     expect((await exception).error.code).toBe(SecurityErrorCode.BANNED);
     await gone;
+    await expectReleasedAndReusable();
+  });
+
+  it('ModerationService: disconnectUser, then banUser (refused while banned), then unban', async () => {
+    const moderation = t.app.get(ModerationService);
+    const first = await holdSlot();
+    const kicked = nextEvent(first, 'disconnect');
+    await moderation.disconnectUser('acme', 'alice');
+    await kicked;
+    await expectReleasedAndReusable();
+
+    const second = await holdSlot('polling');
+    const exceptions: string[] = [];
+    second.on('exception', (body: { error: { code: string } }) => exceptions.push(body.error.code));
+    try {
+      await moderation.banUser('acme', 'alice');
+      // Bounded waits (not a bare await on the event), so the unban below always runs.
+      await waitFor('the slot is released', async () => lifecycle.connectionCount === 0 && (await store.count(ALICE)) === 0);
+      await waitFor('the client is told', () => exceptions.length > 0);
+      expect(exceptions).toEqual([SecurityErrorCode.BANNED]);
+      store.expectBalanced();
+      expect((await connect(t.url, '/chat', { auth: { token: alice() } })).error?.data?.code).toBe(SecurityErrorCode.BANNED);
+      expect(lifecycle.connectionCount).toBe(0);
+    } finally {
+      await moderation.unbanUser('acme', 'alice');
+    }
     await expectReleasedAndReusable();
   });
 
