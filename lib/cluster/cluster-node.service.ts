@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { NODE_ID } from '../constants.js';
+import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
 import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { PresenceStore, type PresenceTransition } from '../interfaces/presence-store.interface.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { REAP_LOCK_MS, REDIS_CONNECTION, SHUTDOWN_CLEANUP_MS } from './cluster.constants.js';
 import { RedisConnectionLeaseStore } from './redis-connection-lease.store.js';
@@ -32,8 +33,10 @@ export interface ReapReport {
  * - **rebuild**: when its own alive key had vanished (Redis flushed or restarted, or this node
  *   was too slow and got reaped) or Redis comes back after an outage, writes its live
  *   connections back and removes what it no longer holds;
- * - **graceful shutdown**: after the sockets are closed and presence is written, removes
- *   whatever of this node is left and deregisters at once (no wait for the timeout).
+ * - **graceful shutdown**: after the sockets are closed and presence is written, lets flap
+ *   damping run its window (users who reconnected elsewhere are not announced offline, the
+ *   others are, on every node), then removes whatever of this node is left and deregisters
+ *   (no wait for the timeout). Shutdown takes up to `presence.flapWindowMs` longer for it.
  */
 @Injectable()
 export class ClusterNodeService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -48,6 +51,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
   private readonly reapListeners = new Set<(report: ReapReport) => void>();
 
   constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     @Inject(REDIS_CONNECTION) private readonly redis: RedisConnection | null,
     @Inject(NODE_ID) private readonly nodeId: string,
     @Inject(ConnectionLeaseStore) private readonly leases: ConnectionLeaseStore,
@@ -85,6 +89,11 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     await this.ticking;
     // Nest has closed the Socket.IO servers: let every close reach the store, then sweep.
     this.lifecycle.closeAll();
+    await withDeadline(this.presence.flush(), SHUTDOWN_CLEANUP_MS);
+    // Let flap damping decide (within its window) which users really left, so the other nodes are
+    // told about those and not about users who reconnected elsewhere: no storm, no ghost.
+    const dampingEnds = Date.now() + this.options.presence.flapWindowMs + 1000;
+    while (this.presence.stats.dampedOffline > 0 && Date.now() < dampingEnds) await delay(25);
     await withDeadline(this.presence.flush(), SHUTDOWN_CLEANUP_MS);
     await withDeadline(this.leaveCluster(this.redis), SHUTDOWN_CLEANUP_MS).catch((error: unknown) => {
       this.logger.warn(`cluster: could not deregister at shutdown (other nodes will reap this one): ${redact(error)}`);
@@ -217,6 +226,10 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     if (this.leases instanceof RedisConnectionLeaseStore) await this.leases.reapNode(this.nodeId);
     await NODE_FORGET.run(commands, [keys.nodeAlive(this.nodeId), keys.nodeLeases(this.nodeId), keys.nodePresence(this.nodeId), keys.nodes()], [this.nodeId]);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { RESOLVED_OPTIONS } from '../constants.js';
+import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InProcessPresenceBus } from '../presence/in-process-presence.bus.js';
@@ -11,9 +11,9 @@ import { RedisStreamBus } from './redis-stream.bus.js';
 /** The Redis connections in cluster mode (`redis` option set), else `null`. */
 export const redisConnectionProvider: Provider = {
   provide: REDIS_CONNECTION,
-  useFactory: (options: ResolvedRealtimeSecurityOptions): RedisConnection | null =>
-    options.redis === null ? null : new RedisConnection(options.redis),
-  inject: [RESOLVED_OPTIONS],
+  useFactory: (options: ResolvedRealtimeSecurityOptions, nodeId: string): RedisConnection | null =>
+    options.redis === null ? null : new RedisConnection(options.redis, nodeId),
+  inject: [RESOLVED_OPTIONS, NODE_ID],
 };
 
 /** The cross-node bus on Redis streams in cluster mode, else `null`. */

@@ -8,7 +8,7 @@ import { RedisKeys } from './redis-keys.js';
 /** What `@socket.io/redis-adapter` builds: the `adapter` server option. */
 export type SocketIoAdapterFactory = ReturnType<typeof createAdapter>;
 
-type ConnectionRole = 'commands' | 'bus reader' | 'adapter pub' | 'adapter sub';
+type ConnectionRole = 'commands' | 'bus-reader' | 'adapter-pub' | 'adapter-sub';
 
 /** How long shutdown waits for each client's QUIT before cutting it. */
 const QUIT_MS = 1000;
@@ -35,12 +35,12 @@ export class RedisConnection implements OnApplicationShutdown {
   readonly commands: Redis;
   readonly reader: Redis;
 
-  constructor(readonly settings: ResolvedRedisOptions) {
+  constructor(readonly settings: ResolvedRedisOptions, private readonly nodeId: string = settings.nodeName) {
     this.keys = new RedisKeys(settings.keyPrefix);
     const timeouts: RedisOptions = { commandTimeout: settings.commandTimeoutMs, connectTimeout: Math.max(1000, settings.commandTimeoutMs) };
     this.commands = this.open('commands', { ...timeouts, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     // Blocking reads: no command timeout (the block itself is bounded), fail fast while down.
-    this.reader = this.open('bus reader', { connectTimeout: timeouts.connectTimeout, commandTimeout: undefined, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
+    this.reader = this.open('bus-reader', { connectTimeout: timeouts.connectTimeout, commandTimeout: undefined, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
     let everReady = false;
     this.commands.on('ready', () => {
       if (everReady) for (const listener of [...this.reconnectListeners]) listener();
@@ -63,13 +63,13 @@ export class RedisConnection implements OnApplicationShutdown {
   socketIoAdapter(): SocketIoAdapterFactory {
     if (this.adapter === undefined) {
       // The subscriber keeps its subscriptions across reconnects (queued until connected).
-      const sub = this.open('adapter sub', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+      const sub = this.open('adapter-sub', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
       // Broadcasts while Redis is down are dropped (logged), never queued without bound.
-      const pub = this.open('adapter pub', { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: this.settings.commandTimeoutMs });
+      const pub = this.open('adapter-pub', { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: this.settings.commandTimeoutMs });
       // The adapter does not handle a rejected publish/subscribe: catch them here, so an outage
       // can never become an unhandled rejection that ends the process.
-      contain(pub, ['publish'], (error) => this.log.error('adapter pub', error));
-      contain(sub, ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'], (error) => this.log.error('adapter sub', error));
+      contain(pub, ['publish'], (error) => this.log.error('adapter-pub', error));
+      contain(sub, ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'], (error) => this.log.error('adapter-sub', error));
       this.adapter = createAdapter(pub, sub, { key: this.keys.socketIo() });
     }
     return this.adapter;
@@ -85,6 +85,8 @@ export class RedisConnection implements OnApplicationShutdown {
   private open(role: ConnectionRole, overrides: RedisOptions): Redis {
     const options: RedisOptions = {
       ...overrides,
+      // Visible in CLIENT LIST, so operators (and tests) can tell the connections apart.
+      connectionName: `${this.settings.keyPrefix}${this.nodeId}:${role}`.replace(/[^\x21-\x7e]/g, '_'),
       retryStrategy: (times: number) => (this.closed ? null : Math.min(50 * 2 ** Math.min(times, 6), 2000)),
       reconnectOnError: () => false,
     };

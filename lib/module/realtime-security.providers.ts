@@ -129,7 +129,7 @@ export const throttlerStorageProvider: Provider = {
   provide: WsThrottlerStorage,
   useFactory: async (options: ResolvedRealtimeSecurityOptions, moduleRef: ModuleRef, redis: RedisConnection | null): Promise<WsThrottlerStorage> => {
     const custom = options.rateLimit.storage;
-    if (custom === null) return redis !== null ? new RedisThrottlerStorage(redis) : new InMemoryThrottlerStorage();
+    if (custom === null) return redis !== null ? new RedisThrottlerStorage(redis, redis.settings.onUnavailable) : new InMemoryThrottlerStorage();
     return typeof custom === 'function' ? moduleRef.create(custom) : custom;
   },
   inject: [RESOLVED_OPTIONS, ModuleRef, REDIS_CONNECTION],

@@ -1,0 +1,170 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signToken } from './tokens.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ENTRY = join(ROOT, 'dist-sample/sample/main.js');
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:(\d+))/;
+
+/** The JWT secret every sample node of a test cluster shares. */
+export const CLUSTER_SECRET = 'cluster-suite-secret-0123456789-abcdefghijklmnop';
+
+/** One sample process (`node dist-sample/sample/main.js`) of a test cluster. */
+export interface SampleNode {
+  readonly nodeId: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Every line it printed so far (stdout and stderr). */
+  readonly output: string[];
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string | null>;
+}
+
+/** Options of {@link startSampleNode}. */
+export interface SampleNodeOptions {
+  readonly redisUrl: string;
+  readonly nodeId: string;
+  /** Extra environment (e.g. `MAX_CONNECTIONS_PER_USER`). */
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Builds the sample (`npm run build:sample`) when `dist-sample` is missing or older than any
+ * source under lib/ or sample/. Call once in `beforeAll`.
+ */
+export function buildSampleIfStale(): void {
+  if (existsSync(ENTRY)) {
+    const built = statSync(ENTRY).mtimeMs;
+    if (newestSource([join(ROOT, 'lib'), join(ROOT, 'sample')]) <= built) return;
+  }
+  const result = spawnSync('npm', ['run', 'build:sample'], { cwd: ROOT, encoding: 'utf8', env: process.env });
+  // tsc emits even when another in-progress file has a type error; the entry point is what counts.
+  if (!existsSync(ENTRY)) throw new Error(`npm run build:sample did not produce ${ENTRY}:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** Starts one sample process in cluster mode on a free port; resolves once it prints its `listening on` line. */
+export async function startSampleNode(options: SampleNodeOptions): Promise<SampleNode> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const child = spawn(process.execPath, [ENTRY], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      JWT_SECRET: CLUSTER_SECRET,
+      REDIS_URL: options.redisUrl,
+      NODE_ID: options.nodeId,
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`sample node ${options.nodeId} did not print "listening on" within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const onExit = (code: number | null) => fail(new Error(`sample node ${options.nodeId} exited (code ${code}) before listening:\n${output.join('\n')}`));
+    function fail(error: Error) {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.kill('SIGKILL');
+      reject(error);
+    }
+    child.once('exit', onExit);
+    collectLines(child, output, (line) => {
+      const match = LISTENING.exec(line);
+      if (match === null) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve(match[1] as string);
+    });
+  });
+  return { nodeId: options.nodeId, url, process: child, output, exited };
+}
+
+/** SIGKILL: the node dies without a goodbye. Resolves once it has exited. */
+export async function killNode(node: SampleNode): Promise<void> {
+  if (node.process.exitCode === null && node.process.signalCode === null) node.process.kill('SIGKILL');
+  await node.exited;
+}
+
+/** SIGTERM: graceful shutdown. Resolves with the exit code once it has exited (SIGKILL after `timeoutMs`). */
+export async function stopNode(node: SampleNode, timeoutMs = 15_000): Promise<number | string | null> {
+  if (node.process.exitCode !== null || node.process.signalCode !== null) return node.exited;
+  node.process.kill('SIGTERM');
+  const timer = setTimeout(() => node.process.kill('SIGKILL'), timeoutMs);
+  try {
+    return await node.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Stops every node still running (afterAll). */
+export async function stopAll(nodes: readonly (SampleNode | undefined)[]): Promise<void> {
+  await Promise.all(nodes.map((node) => (node === undefined ? undefined : killNode(node))));
+}
+
+function newestSource(dirs: string[]): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const dir of dirs) if (existsSync(dir)) walk(dir);
+  return newest;
+}
+
+function collectLines(child: ChildProcess, into: string[], onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline = pending.indexOf('\n');
+      while (newline !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        into.push(line);
+        onLine(line);
+        newline = pending.indexOf('\n');
+      }
+    });
+  }
+}
+
+/** Signs a token for the test cluster (the sample's claims: `sub`, `tenant`, `perms`). */
+export function clusterToken(sub: string, tenant: string, perms: string[] = ['channel:*', 'presence:read'], expiresInSeconds = 3600): string {
+  return signToken({ sub, tenant, perms }, { secret: CLUSTER_SECRET, expiresInSeconds });
+}
+
+/** One JSON request with a bearer token; resolves with the status and the parsed body. */
+export async function httpJson(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, {
+    method,
+    headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** Presence of one user as `GET /moderation/presence/:userId` answers it on `node`. */
+export async function presenceOn(node: SampleNode, tenant: string, userId: string): Promise<{ status: string; connections: number; lastSeen: number | null }> {
+  const { status, body } = await httpJson('GET', `${node.url}/moderation/presence/${encodeURIComponent(userId)}`, clusterToken('moderator', tenant, ['moderation:read']));
+  if (status !== 200) throw new Error(`GET presence answered ${status}: ${JSON.stringify(body)}`);
+  return body as { status: string; connections: number; lastSeen: number | null };
+}
