@@ -1,9 +1,5 @@
+import { AuditBudgetExhaustedError } from './audit-budget-exhausted.error.js';
 import { MAX_AUDIT_CONNECTIONS } from './audit-options.interface.js';
-
-/** Thrown when the time or request budget is spent; the runner marks the remaining checks N/A. */
-export class AuditBudgetExhaustedError extends Error {
-  override readonly name = 'AuditBudgetExhaustedError';
-}
 
 /**
  * The audit's bounds: a global deadline, a ceiling on connections and on messages. Every probe

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { AuditBudgetExhaustedError } from './audit-budget.js';
+import { AuditBudgetExhaustedError } from './audit-budget-exhausted.error.js';
 import type { AuditCheck } from './audit-check.interface.js';
 import { AuditContext } from './audit-context.js';
 import type { AuditOptions } from './audit-options.interface.js';

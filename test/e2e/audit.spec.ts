@@ -1,6 +1,6 @@
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { WsPublic } from '../../lib/index.js';
-import { exitCodeOf, parseAuditArguments, runAudit, type AuditOptions, type AuditReport, type AuditStatus } from '../../lib/cli/index.js';
+import { exitCodeOf, MAX_AUDIT_CONNECTIONS, parseAuditArguments, runAudit, type AuditOptions, type AuditReport, type AuditStatus } from '../../lib/cli/index.js';
 import { startInsecureServer, type InsecureServer } from '../fixtures/insecure-server.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { signToken } from '../support/tokens.js';
@@ -74,6 +74,7 @@ describe('audit command, in process', () => {
       const text = JSON.stringify(report);
       for (const secret of [token, token.split('.')[2] as string]) expect(text).not.toContain(secret);
       expect(report.complete).toBe(true);
+      expect(report.connectionsOpened).toBeLessThanOrEqual(MAX_AUDIT_CONNECTIONS);
       expect(exitCodeOf(report)).toBe(0);
     });
   });
@@ -123,6 +124,15 @@ describe('audit command, in process', () => {
       const text = JSON.stringify(report);
       for (const secret of [token, token.split('.')[2] as string]) expect(text).not.toContain(secret);
       expect(exitCodeOf(report)).toBe(1);
+    });
+
+    it('stops at its time budget: what did not run is N/A, the report is incomplete, the exit code 2', async () => {
+      const options = { ...auditOptions(server.url, signToken({ sub: 'auditor' })), timeBudgetMs: 1 };
+      const report = await runAudit(options);
+      expect(report.complete).toBe(false);
+      expect(report.summary.pass + report.summary.fail).toBe(0);
+      expect(report.results.map((r) => r.evidence)).toContain('not run to the end: time budget spent');
+      expect(exitCodeOf(report)).toBe(2);
     });
   });
 });

@@ -24,6 +24,8 @@ import { badAuth, frameSequence, rawFrame, type FuzzFrame } from './frame.arbitr
 const RUNS = Number.parseInt(process.env.FUZZ_RUNS ?? '500', 10);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number.parseInt(process.env.FUZZ_SEED, 10) : undefined;
 const ACK_TIMEOUT_MS = 3000;
+/** Jest's limit per property: generous (a case takes a few ms; a busy 2-core machine, more). */
+const PROPERTY_TIMEOUT_MS = 60_000 + RUNS * 100;
 const FUZZ_USERS = 32;
 
 @Injectable()
@@ -172,7 +174,7 @@ describe('fuzzing the protocol of a live secured server', () => {
       }),
       fuzzConfig<[FuzzFrame[]]>(),
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   it('authenticated polling: every POST is answered 200, 400 or 413; acks come back or the connection closes', async () => {
     let i = 0;
@@ -191,7 +193,7 @@ describe('fuzzing the protocol of a live secured server', () => {
       }),
       fuzzConfig<[FuzzFrame[]]>(),
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   it.each(['websocket', 'polling'] as const)('unauthenticated %s: garbage and forged CONNECTs never authenticate', async (transport) => {
     const before = recorder.connections.length;
@@ -220,7 +222,7 @@ describe('fuzzing the protocol of a live secured server', () => {
       ),
       fuzzConfig<[Array<string | Buffer>]>(),
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   it('left no prototype polluted', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
