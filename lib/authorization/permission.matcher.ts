@@ -38,18 +38,33 @@ export function isPermissionName(name: string): boolean {
   return typeof name === 'string' && NAME.test(name);
 }
 
-/** True when one granted permission covers the requirement. */
-export function grantCovers(grant: string, required: PermissionRequirement): boolean {
-  if (typeof grant !== 'string' || grant.length === 0) return false;
-  if (grant === WILDCARD) return true;
+/** A grant split into its segments once; `null` for a grant that grants nothing. */
+export type ParsedGrant = readonly [resource: string, action: string, id: string | undefined] | 'all' | null;
+
+/** Splits a granted permission (see {@link grantCovers}). */
+export function parseGrant(grant: string): ParsedGrant {
+  if (typeof grant !== 'string' || grant.length === 0) return null;
+  if (grant === WILDCARD) return 'all';
   const segments = grant.split(':');
-  if (segments.length < 2 || segments.length > 3 || segments.some((s) => s.length === 0)) return false;
-  const [resource, action, id] = segments as [string, string, string | undefined];
+  if (segments.length < 2 || segments.length > 3 || segments.some((s) => s.length === 0)) return null;
+  return [segments[0] as string, segments[1] as string, segments[2]];
+}
+
+/** True when a parsed grant covers the requirement. */
+export function parsedGrantCovers(grant: ParsedGrant, required: PermissionRequirement): boolean {
+  if (grant === null) return false;
+  if (grant === 'all') return true;
+  const [resource, action, id] = grant;
   if (!segmentMatches(resource, required.resource) || !segmentMatches(action, required.action)) return false;
   // `resource:action` grants every instance, and also the permission without an instance.
   if (id === undefined) return true;
   // A scoped grant covers only a requirement naming that instance.
   return required.id !== undefined && segmentMatches(id, required.id);
+}
+
+/** True when one granted permission covers the requirement. */
+export function grantCovers(grant: string, required: PermissionRequirement): boolean {
+  return parsedGrantCovers(parseGrant(grant), required);
 }
 
 /** True when any of `grants` covers the requirement. */
