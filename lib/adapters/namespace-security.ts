@@ -41,8 +41,9 @@ export class NamespaceSecurity {
       const session = this.lifecycle.open(socket);
       if (session === undefined) socket.disconnect(true);
       else {
-        this.limits.watch(socket);
+        // The message pipeline first (closed or expired sessions are answered as such), then the limits.
         this.messages.install(session);
+        this.limits.watch(socket);
       }
     });
   }

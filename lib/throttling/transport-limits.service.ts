@@ -47,7 +47,8 @@ export class TransportLimits {
   }
 
   /**
-   * Called for every connected socket, before any other socket middleware:
+   * Called for every connected socket, right after the message pipeline is installed (so a
+   * closed or expired session is answered as such first):
    *  - the slow-consumer bound on its connection;
    *  - event names: a reserved name (`error`, `disconnect`, ...) is dropped, its ack answered
    *    `BAD_REQUEST`; a name nothing listens to (a number, `__proto__`, a typo) is dropped, its
