@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --only raw,secured] [-- --profile secured]`
+ * `npm run bench [-- --quick] [--only raw,secured] [--phases closed,open,handshakes,memory] [--profile secured]`
+ * (`--profile` adds `--cpu-prof` to those servers; profiles go to bench/results/profiles/, not committed)
  *
  * The same echo workload (`{ channelId, text }` with an ack) against raw Socket.IO, a bare Nest
  * gateway, the tutorial stack and this library (in memory, and in cluster mode on Redis). Each
@@ -41,12 +42,12 @@ interface Settings {
 }
 
 const QUICK: Settings = {
-  runs: 1, closedSockets: 32, closedWarmupMs: 600, closedMeasureMs: 2000, openSockets: 16, openWarmupMs: 400, openMeasureMs: 2000,
-  handshakeParallel: 16, handshakeMs: 1500, memoryConnections: 500, churnWaves: 10, churnConnections: 100, settleMs: 2200,
+  runs: 1, closedSockets: 32, closedWarmupMs: 500, closedMeasureMs: 1500, openSockets: 16, openWarmupMs: 300, openMeasureMs: 1500,
+  handshakeParallel: 64, handshakeMs: 1500, memoryConnections: 400, churnWaves: 10, churnConnections: 60, settleMs: 2100,
 };
 const FULL: Settings = {
-  runs: 3, closedSockets: 64, closedWarmupMs: 1500, closedMeasureMs: 5000, openSockets: 64, openWarmupMs: 1000, openMeasureMs: 4000,
-  handshakeParallel: 16, handshakeMs: 3000, memoryConnections: 3000, churnWaves: 10, churnConnections: 500, settleMs: 2500,
+  runs: 3, closedSockets: 64, closedWarmupMs: 1000, closedMeasureMs: 4000, openSockets: 64, openWarmupMs: 1000, openMeasureMs: 4000,
+  handshakeParallel: 64, handshakeMs: 3000, memoryConnections: 2000, churnWaves: 10, churnConnections: 200, settleMs: 2500,
 };
 
 /** One scenario's figures in one run. */
@@ -63,6 +64,9 @@ interface RunFigures {
   loadCpuOpen: number;
   loadCpuHandshakes: number;
   serverCpuClosed: number;
+  /** Server CPU µs per handshake (robust to a busy machine, unlike handshakes/s). */
+  cpuUsPerHandshake: number;
+  serverCpuHandshakes: number;
   errors: string[];
 }
 
@@ -87,7 +91,10 @@ export interface BenchResults {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const cpuUs = (a: CpuSnapshot, b: CpuSnapshot): number => b.user - a.user + b.system - a.system;
 
-function parseArgs(argv: string[]): { quick: boolean; only: ScenarioName[]; profile: ScenarioName[] } {
+const PHASES = ['closed', 'open', 'handshakes', 'memory'] as const;
+type Phase = (typeof PHASES)[number];
+
+function parseArgs(argv: string[]): { quick: boolean; only: ScenarioName[]; profile: ScenarioName[]; phases: Set<Phase> } {
   const list = (flag: string): ScenarioName[] => {
     const i = argv.indexOf(flag);
     if (i < 0) return [];
@@ -95,7 +102,10 @@ function parseArgs(argv: string[]): { quick: boolean; only: ScenarioName[]; prof
     for (const name of names) if (!SCENARIOS.includes(name as ScenarioName)) throw new Error(`${flag}: unknown scenario ${name} (one of ${SCENARIOS.join(', ')})`);
     return names as ScenarioName[];
   };
-  return { quick: argv.includes('--quick'), only: list('--only'), profile: list('--profile') };
+  const p = argv.indexOf('--phases');
+  const phases = p < 0 ? [...PHASES] : (argv[p + 1] ?? '').split(',').filter(Boolean);
+  for (const phase of phases) if (!PHASES.includes(phase as Phase)) throw new Error(`--phases: unknown phase ${phase} (one of ${PHASES.join(', ')})`);
+  return { quick: argv.includes('--quick'), only: list('--only'), profile: list('--profile'), phases: new Set(phases as Phase[]) };
 }
 
 /** `taskset -c <cpu>` when there are two cores or more and taskset works; else nothing. */
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
     }
     const figures = new Map<ScenarioName, RunFigures>(servers.map((s) => [s.name, {
       cpuUsPerMsg: NaN, msgsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, handshakesPerSec: NaN, heapKbPerConn: NaN, rssKbPerConn: NaN,
-      churnHeapRatio: NaN, loadCpuClosed: NaN, loadCpuOpen: NaN, loadCpuHandshakes: NaN, serverCpuClosed: NaN, errors: [],
+      churnHeapRatio: NaN, loadCpuClosed: NaN, loadCpuOpen: NaN, loadCpuHandshakes: NaN, serverCpuClosed: NaN, cpuUsPerHandshake: NaN, serverCpuHandshakes: NaN, errors: [],
     }]));
     const note = (server: RunningServer, message: string): void => {
       figures.get(server.name)!.errors.push(message);
@@ -192,7 +202,7 @@ async function main(): Promise<void> {
     };
 
     // 1. Closed loop: N sockets, one ack in flight each; server CPU per message.
-    for (const server of servers) {
+    for (const server of servers.filter(() => options.phases.has('closed'))) {
       const f = figures.get(server.name)!;
       const startedLoop = await load.call<{ failures: number }>('closedStart', { url: server.url, sockets: settings.closedSockets, prefix: `c${run}-` });
       if (startedLoop.failures > 0) note(server, `closed loop: ${startedLoop.failures} sockets refused`);
@@ -214,9 +224,9 @@ async function main(): Promise<void> {
     // 2. Open loop at one fixed rate for all: half the lowest closed-loop throughput of run 1.
     if (openRate === undefined) {
       const lowest = Math.min(...[...figures.values()].map((f) => f.msgsPerSec).filter((v) => Number.isFinite(v) && v > 0));
-      openRate = Math.max(50, Math.floor((lowest * 0.5) / 50) * 50);
+      openRate = Number.isFinite(lowest) ? Math.max(50, Math.floor((lowest * 0.5) / 50) * 50) : 100;
     }
-    for (const server of servers) {
+    for (const server of servers.filter(() => options.phases.has('open'))) {
       const f = figures.get(server.name)!;
       const r = await load.call<{ p50Ms: number; p99Ms: number; samples: number; errors: number; lost: number; loadCpu: number; lastError: string }>('openLoop', {
         url: server.url, sockets: settings.openSockets, prefix: `o${run}-`, rate: openRate, warmupMs: settings.openWarmupMs, durationMs: settings.openMeasureMs,
@@ -228,19 +238,23 @@ async function main(): Promise<void> {
     }
 
     // 3. Handshakes with a fresh token each (a new user each time).
-    for (const server of servers) {
+    for (const server of servers.filter(() => options.phases.has('handshakes'))) {
       const f = figures.get(server.name)!;
       await pollConnections(server, 0);
+      const s0 = await server.ipc.call<CpuSnapshot>('cpu');
       const r = await load.call<{ perSec: number; count: number; failures: number; loadCpu: number; lastFailure: string }>('handshakes', {
         url: server.url, parallel: settings.handshakeParallel, durationMs: settings.handshakeMs, prefix: `h${run}-`, presign: Math.ceil(settings.handshakeMs * 3),
       });
       if (r.failures > 0) note(server, `handshakes: ${r.failures} failed, e.g. ${r.lastFailure}`);
+      const s1 = await server.ipc.call<CpuSnapshot>('cpu');
       f.handshakesPerSec = r.perSec;
       f.loadCpuHandshakes = r.loadCpu;
+      f.cpuUsPerHandshake = cpuUs(s0, s1) / r.count;
+      f.serverCpuHandshakes = cpuUs(s0, s1) / 1000 / (s1.atMs - s0.atMs);
     }
 
     // 4. Memory per connection at several thousand connections, then ten connect/disconnect waves.
-    for (const server of servers) {
+    for (const server of servers.filter(() => options.phases.has('memory'))) {
       const f = figures.get(server.name)!;
       await pollConnections(server, 0);
       const before = await server.ipc.call<MemorySnapshot>('mem');
@@ -285,7 +299,7 @@ async function main(): Promise<void> {
     return {
       cpuUsPerMsg: pick('cpuUsPerMsg'), msgsPerSec: pick('msgsPerSec'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), handshakesPerSec: pick('handshakesPerSec'),
       heapKbPerConn: pick('heapKbPerConn'), rssKbPerConn: pick('rssKbPerConn'), churnHeapRatio: pick('churnHeapRatio'), loadCpuClosed: pick('loadCpuClosed'),
-      loadCpuOpen: pick('loadCpuOpen'), loadCpuHandshakes: pick('loadCpuHandshakes'), serverCpuClosed: pick('serverCpuClosed'), errors: list.flatMap((r) => r.errors),
+      loadCpuOpen: pick('loadCpuOpen'), loadCpuHandshakes: pick('loadCpuHandshakes'), serverCpuClosed: pick('serverCpuClosed'), cpuUsPerHandshake: pick('cpuUsPerHandshake'), serverCpuHandshakes: pick('serverCpuHandshakes'), errors: list.flatMap((r) => r.errors),
     };
   };
   const final = Object.fromEntries(wanted.map((name) => [name, medians(name)]).filter(([, m]) => m !== undefined)) as Partial<Record<ScenarioName, RunFigures>>;
@@ -339,9 +353,10 @@ function printTable(figures: Partial<Record<ScenarioName, RunFigures>>, rate: nu
   const rows = Object.entries(figures).map(([name, f]) => [
     name, f.cpuUsPerMsg.toFixed(1), f.msgsPerSec.toFixed(0), f.p50Ms.toFixed(2), f.p99Ms.toFixed(2), f.handshakesPerSec.toFixed(0),
     f.heapKbPerConn.toFixed(2), f.rssKbPerConn.toFixed(2), f.churnHeapRatio.toFixed(3),
-    `${f.loadCpuClosed.toFixed(2)}/${f.loadCpuOpen.toFixed(2)}/${f.loadCpuHandshakes.toFixed(2)}`, f.serverCpuClosed.toFixed(2),
+    `${f.loadCpuClosed.toFixed(2)}/${f.loadCpuOpen.toFixed(2)}/${f.loadCpuHandshakes.toFixed(2)}`, `${f.serverCpuClosed.toFixed(2)}/${f.serverCpuHandshakes.toFixed(2)}`,
+    f.cpuUsPerHandshake.toFixed(0),
   ]);
-  const head = ['scenario', 'cpu µs/msg', 'msgs/s', `p50 ms@${rate ?? '?'}/s`, 'p99 ms', 'handshakes/s', 'heap KB/conn', 'rss KB/conn', 'churn heap', 'loadgen cpu c/o/h', 'server cpu'];
+  const head = ['scenario', 'cpu µs/msg', 'msgs/s', `p50 ms@${rate ?? '?'}/s`, 'p99 ms', 'handshakes/s', 'heap KB/conn', 'rss KB/conn', 'churn heap', 'loadgen cpu c/o/h', 'server cpu c/h', 'cpu µs/handshake'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
@@ -351,7 +366,7 @@ function printTable(figures: Partial<Record<ScenarioName, RunFigures>>, rate: nu
 function printTargets(results: BenchResults, final: Partial<Record<ScenarioName, RunFigures>>): void {
   const r = results.ratios;
   const check = (label: string, value: number | null, ok: (v: number) => boolean, target: string): void => {
-    console.log(`  ${value === null ? 'n/a ' : ok(value) ? 'met ' : 'MISS'}  ${label}: ${value ?? 'n/a'} (target ${target})`);
+    console.log(`  ${value === null || !Number.isFinite(value) ? 'n/a ' : ok(value) ? 'met ' : 'MISS'}  ${label}: ${value ?? 'n/a'} (target ${target})`);
   };
   console.log('\ntargets:');
   check('secured vs bareNest CPU per message', r.securedVsBareNestCpuPerMsg, (v) => v <= 1.15, '<= 1.15x');
