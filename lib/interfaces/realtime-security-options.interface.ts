@@ -140,7 +140,8 @@ export interface TransportOptions {
   maxAttachments?: number;
   /**
    * Bytes queued for one client that does not read (65,536..268,435,456); past it the connection
-   * is dropped and its queue discarded. @default 1048576 (1 MiB)
+   * is dropped and its queue discarded. Bytes the kernel accepted do not count; a burst sent to
+   * one client within one tick does, so keep it above your largest burst. @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
 }
