@@ -5,18 +5,23 @@ import { RESOLVED_OPTIONS } from '../constants.js';
 import { OriginPolicy } from '../auth/origin.policy.js';
 import { extractCredential, queryCarriesCredential, readCookie } from '../auth/credential.extractor.js';
 import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
+import type { ConnectionSession } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { HandshakeRefusedError } from '../exceptions/handshake-refused.error.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
-import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
+import { RealtimeAuthenticator, type CredentialSource } from '../interfaces/authenticator.interface.js';
 import { ModerationStore } from '../interfaces/moderation-store.interface.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { userKey } from '../utils/user-key.js';
+import { recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
 
 /** A Socket.IO namespace middleware. */
 export type NamespaceMiddleware = (socket: Socket, next: (err?: ExtendedError) => void) => void;
+
+/** The app's own middlewares for a socket's namespace, in order (the lists may grow after installation). */
+export type AppMiddlewares = (socket: Socket) => readonly NamespaceMiddleware[];
 
 /** Engine.IO's `allowRequest` hook. */
 export type EngineGate = (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => void;
@@ -24,19 +29,26 @@ export type EngineGate = (req: IncomingMessage, callback: (err: string | null | 
 /**
  * The handshake, in order. Runs before a connection exists, on every namespace and transport:
  *  0. engine gate (first HTTP request): Origin for cookie-bearing and browser requests;
- *  1. no credential in the query string;
- *  2. one credential, from `auth.token`, `Authorization: Bearer` or the cookie;
- *  3. Origin allowed for that credential;
- *  4. authenticate (JWT or the pluggable authenticator);
- *  5. not banned; moderation permission override applied;
- *  6. the app's own namespace middlewares, if any;
- *  7. admit: per-user and per-process connection ceilings (the slot is taken last, so a refusal
- *     above never holds one; a refusal after it releases it).
+ *  1. one CONNECT at a time per namespace and connection (a second closes the connection);
+ *  2. no credential in the query string;
+ *  3. one credential, from `auth.token`, `Authorization: Bearer` or the cookie;
+ *  4. Origin allowed for that credential;
+ *  5. authenticate (JWT or the pluggable authenticator); not expired (plus grace);
+ *  6. a recovered session (connection-state recovery) is this same user's;
+ *  7. not banned; moderation permission override applied;
+ *  8. admit: per-user and per-process connection ceilings; the principal is attached
+ *     (`socket.data.principal`);
+ *  9. the app's own namespace middlewares (`server.use()`), which see the principal; a refusal
+ *     here (or the client leaving) releases the slot taken at step 8;
+ * 10. a recovered session's missed packets are sent, now that its user is known.
+ * Every refusal is `connect_error` `{ message: 'Connection refused', data: { code } }`.
  */
 @Injectable()
 export class HandshakePipeline {
   private readonly logger = new Logger('RealtimeSecurity');
   private readonly origins: OriginPolicy;
+  /** Namespaces with a CONNECT in progress, per engine connection. */
+  private readonly connecting = new WeakMap<Socket['conn'], Set<string>>();
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
@@ -60,64 +72,129 @@ export class HandshakePipeline {
     callback(null, true);
   };
 
-  /**
-   * The namespace middleware running steps 1-7. `appMiddlewares` are the app's own, run at
-   * step 6; the list may grow after installation.
-   */
-  middleware(appMiddlewares: readonly NamespaceMiddleware[]): NamespaceMiddleware {
+  /** The namespace middleware running steps 1-10; `appMiddlewares` gives step 9's list. */
+  middleware(appMiddlewares: AppMiddlewares): NamespaceMiddleware {
     return (socket, next) => {
-      this.run(socket, appMiddlewares).then(
+      // Held by the adapter for a recovered session; sent at step 10 or dropped.
+      const missed = takeMissedPackets(socket);
+      if (!this.beginConnect(socket)) {
+        // Socket.IO would run both and connect two sockets on one namespace: protocol abuse.
+        this.events.emit({ kind: 'handshake_refused', code: SecurityErrorCode.BAD_REQUEST, namespace: socket.nsp.name, address: socket.handshake.address });
+        socket.conn.close();
+        next(new HandshakeRefusedError(SecurityErrorCode.BAD_REQUEST));
+        return;
+      }
+      this.run(socket, appMiddlewares(socket), missed).then(
         (session) => {
+          this.endConnect(socket);
           next();
           this.lifecycle.settle(session);
         },
-        (error: unknown) => next(this.refusal(socket, error)),
+        (error: unknown) => {
+          this.endConnect(socket);
+          next(this.refusal(socket, error));
+        },
       );
     };
   }
 
-  /** Steps 1-5 for a credential presented in band (refresh): the same checks as a handshake. */
+  /** Steps 5 and 7 for a credential presented in band (refresh): the same checks as a handshake. */
   async authenticateToken(socket: Socket, token: string): Promise<{ principal: Principal; override: readonly string[] | null }> {
-    const principal = await this.authenticator.authenticate({
-      credential: token,
-      source: 'auth-payload',
-      namespace: socket.nsp.name,
-      address: socket.handshake.address,
-      origin: headerValue(socket.handshake.headers.origin),
-      headers: socket.handshake.headers,
-    });
-    if (principal === null) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+    const principal = await this.authenticate(socket, token, 'auth-payload');
     return { principal, override: await this.checkModeration(principal) };
   }
 
-  private async run(socket: Socket, appMiddlewares: readonly NamespaceMiddleware[]) {
+  private async run(socket: Socket, appMiddlewares: readonly NamespaceMiddleware[], missed: unknown[][]): Promise<ConnectionSession> {
     const { handshake } = socket;
     if (queryCarriesCredential(handshake.query)) throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
     const extracted = extractCredential(handshake.auth, handshake.headers, this.options.credentials);
     if (extracted === null || extracted === 'malformed') throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
-    const origin = headerValue(handshake.headers.origin);
     if (!this.origins.acceptsRequest(handshake.headers, extracted.source)) throw new HandshakeRefusedError(SecurityErrorCode.ORIGIN_REJECTED);
-    const principal = await this.authenticator.authenticate({
-      credential: extracted.credential,
-      source: extracted.source,
-      namespace: socket.nsp.name,
-      address: handshake.address,
-      origin,
-      headers: handshake.headers,
-    });
-    if (principal === null) throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
-    if (principal.expiresAt + this.options.tokens.graceMs <= Date.now()) throw new HandshakeRefusedError(SecurityErrorCode.TOKEN_EXPIRED);
+    const principal = await this.authenticate(socket, extracted.credential, extracted.source);
+    if (socket.recovered) this.checkRecovery(socket, principal);
     const override = await this.checkModeration(principal);
-    for (const middleware of appMiddlewares) await runMiddleware(middleware, socket);
-    return this.lifecycle.admit(socket, principal, override);
+    const session = await this.lifecycle.admit(socket, principal, override);
+    try {
+      await this.runAppMiddlewares(socket, appMiddlewares);
+    } catch (error) {
+      this.lifecycle.close(session);
+      throw error;
+    }
+    replayMissedPackets(socket, missed);
+    return session;
   }
 
-  /** Throws `BANNED` for a banned user; returns the permission override, if any. */
+  /** Step 5: the authenticator's principal, well formed and unexpired; coded refusals otherwise. */
+  private async authenticate(socket: Socket, credential: string, source: CredentialSource): Promise<Principal> {
+    let principal: Principal | null;
+    try {
+      principal = await this.authenticator.authenticate({
+        credential,
+        source,
+        namespace: socket.nsp.name,
+        address: socket.handshake.address,
+        origin: headerValue(socket.handshake.headers.origin),
+        headers: socket.handshake.headers,
+      });
+    } catch (error) {
+      if (error instanceof WsSecurityException) throw error;
+      throw new StepFailure('authenticator', redact(describe(error), credential));
+    }
+    if (principal === null) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+    if (!isPrincipal(principal)) throw new StepFailure('authenticator', 'returned a malformed principal');
+    if (principal.expiresAt + this.options.tokens.graceMs <= Date.now()) throw new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED);
+    return principal;
+  }
+
+  /**
+   * Step 6: a recovered socket comes back with the previous connection's id, rooms and data, so
+   * it must be the same user's; its data then gets the new session.
+   */
+  private checkRecovery(socket: Socket, principal: Principal): void {
+    const previous = recoveredIdentity(socket);
+    if (previous === null || previous.userId !== principal.userId || previous.tenantId !== principal.tenantId) {
+      throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
+    }
+    resetRecoveredData(socket);
+  }
+
+  /** Step 7: throws `BANNED` for a banned user; returns the permission override, if any. */
   private async checkModeration(principal: Principal): Promise<readonly string[] | null> {
     const key = userKey(principal.tenantId, principal.userId);
     const [ban, override] = await Promise.all([this.moderation.getBan(key), this.moderation.getPermissions(key)]);
     if (ban !== null) throw new WsSecurityException(SecurityErrorCode.BANNED);
     return override;
+  }
+
+  /** Step 9, in order; the client closing meanwhile ends it (so a stalled middleware never keeps the slot). */
+  private async runAppMiddlewares(socket: Socket, middlewares: readonly NamespaceMiddleware[]): Promise<void> {
+    if (middlewares.length === 0) return;
+    let onClose = (): void => undefined;
+    const closed = new Promise<never>((_, reject) => {
+      onClose = () => reject(new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE));
+      socket.conn.once('close', onClose);
+    });
+    try {
+      for (const middleware of middlewares) await Promise.race([runMiddleware(middleware, socket), closed]);
+    } finally {
+      socket.conn.off('close', onClose);
+      closed.catch(() => undefined);
+    }
+  }
+
+  private beginConnect(socket: Socket): boolean {
+    let names = this.connecting.get(socket.conn);
+    if (names === undefined) {
+      names = new Set();
+      this.connecting.set(socket.conn, names);
+    }
+    if (names.has(socket.nsp.name)) return false;
+    names.add(socket.nsp.name);
+    return true;
+  }
+
+  private endConnect(socket: Socket): void {
+    this.connecting.get(socket.conn)?.delete(socket.nsp.name);
   }
 
   /** Maps any failure to a coded refusal; unexpected errors are logged (never with a credential). */
@@ -127,7 +204,8 @@ export class HandshakePipeline {
     else if (error instanceof WsSecurityException) refusal = new HandshakeRefusedError(error.code);
     else if (isAppRefusal(error)) refusal = error;
     else {
-      this.logger.error(`handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${describe(error)}`);
+      const detail = error instanceof StepFailure ? `${error.step} ${error.message}` : redact(describe(error));
+      this.logger.error(`handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${detail}`);
       refusal = new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     const code = refusal instanceof HandshakeRefusedError ? refusal.code : SecurityErrorCode.UNAUTHORIZED;
@@ -138,6 +216,14 @@ export class HandshakePipeline {
       address: socket.handshake.address,
     });
     return refusal;
+  }
+}
+
+/** A pluggable step (authenticator, store) failed unexpectedly; `message` is already redacted. */
+class StepFailure extends Error {
+  constructor(readonly step: string, message: string) {
+    super(message);
+    this.name = 'StepFailure';
   }
 }
 
@@ -160,6 +246,28 @@ function runMiddleware(middleware: NamespaceMiddleware, socket: Socket): Promise
       reject(error);
     }
   });
+}
+
+/** A principal a custom authenticator returned is used only when it has the documented shape. */
+function isPrincipal(value: unknown): value is Principal {
+  if (value === null || typeof value !== 'object') return false;
+  const p = value as Record<string, unknown>;
+  return typeof p.userId === 'string' && p.userId.length > 0
+    && typeof p.tenantId === 'string' && p.tenantId.length > 0
+    && Array.isArray(p.permissions) && p.permissions.every((x) => typeof x === 'string')
+    && typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt)
+    && (p.tokenId === undefined || typeof p.tokenId === 'string');
+}
+
+/** Token-like runs: JWT-shaped, or long opaque strings with a digit (words and class names stay). */
+const TOKEN_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|[A-Za-z0-9_\-+/=~]{20,}/g;
+
+/** What may be logged of a failure: never the credential, nor anything that looks like a token. */
+function redact(text: string, credential?: string): string {
+  const withoutCredential = credential !== undefined && credential.length > 0 ? text.split(credential).join('[credential]') : text;
+  return withoutCredential
+    .replace(TOKEN_LIKE, (run) => (run.includes('.') || /\d/.test(run) ? '[redacted]' : run))
+    .slice(0, 300);
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

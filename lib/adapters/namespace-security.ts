@@ -24,19 +24,30 @@ export class NamespaceSecurity {
   ) {}
 
   /**
-   * Makes the handshake pipeline the first middleware of `nsp` (the app's later `use()` calls
-   * run inside it, before the slot is taken) and opens sessions on `connection`. Dynamic child
-   * namespaces inherit both from their parent. Idempotent.
+   * Makes the handshake pipeline the first middleware of `nsp` and opens sessions on
+   * `connection`. The app's later `use()` calls run inside the handshake, after authentication
+   * (they see `socket.data.principal`). Children of a dynamic namespace inherit both from their
+   * parent; a child's own `use()` calls run after its parent's. Idempotent.
    */
   secure(nsp: Namespace): void {
     if (secured.has(nsp)) return;
     secured.add(nsp);
-    const appMiddlewares: NamespaceMiddleware[] = [];
-    nsp.use(this.handshake.middleware(appMiddlewares));
-    nsp.use = (fn: NamespaceMiddleware) => {
-      appMiddlewares.push(fn);
-      return nsp;
-    };
+    const children = new WeakMap<Namespace, NamespaceMiddleware[]>();
+    let own: NamespaceMiddleware[] = [];
+    nsp.use(this.handshake.middleware((socket) => (socket.nsp === nsp ? own : [...own, ...(children.get(socket.nsp) ?? [])])));
+    own = captureUse(nsp);
+    const parent = nsp as Namespace & { createChild?: (name: string) => Namespace };
+    if (typeof parent.createChild === 'function') {
+      const createChild = parent.createChild.bind(parent);
+      parent.createChild = (name: string) => {
+        const child = createChild(name);
+        // Secured through its parent's middleware and listeners; Socket.IO then passes it to
+        // `server.of(name)`, which must not secure it a second time.
+        secured.add(child);
+        children.set(child, captureUse(child));
+        return child;
+      };
+    }
     nsp.on('connection', (socket: Socket) => {
       const session = this.lifecycle.open(socket);
       if (session === undefined) socket.disconnect(true);
@@ -77,4 +88,14 @@ export class NamespaceSecurity {
       ...(recovery !== undefined ? { connectionStateRecovery: { ...recovery, skipMiddlewares: false } } : {}),
     };
   }
+}
+
+/** Redirects `nsp.use()` into a list the handshake runs at its app-middleware step. */
+function captureUse(nsp: Namespace): NamespaceMiddleware[] {
+  const list: NamespaceMiddleware[] = [];
+  nsp.use = (fn: NamespaceMiddleware) => {
+    list.push(fn);
+    return nsp;
+  };
+  return list;
 }

@@ -271,10 +271,8 @@ export class RawEngineClient {
         if (this.polling) this.markClosed('transport error');
         return;
       }
-      if (!this.polling) {
-        for (const packet of res.body.split('\x1e')) if (packet !== '6' && res.status === 200) this.onEnginePacket(packet);
-        return;
-      }
+      // Upgraded meanwhile: the old transport's last answer (a noop, or its own close) is not the session's.
+      if (!this.polling) return;
       if (res.status !== 200) {
         this.markClosed(`poll HTTP ${res.status}`);
         return;
