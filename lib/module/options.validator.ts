@@ -13,6 +13,8 @@ const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
   'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512',
 ]);
+/** RFC 7518 §3.2: an HS256 key at least as long as its hash output. */
+const MIN_HMAC_SECRET_BYTES = 32;
 const ENFORCEMENTS: ReadonlySet<string> = new Set<OriginEnforcement>(['cookie', 'browser', 'always']);
 const EVENT_NAME = /^[A-Za-z0-9:_.-]{1,64}$/;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
@@ -68,6 +70,11 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
   const keyMissing = (k: unknown) => k === undefined || k === null || (typeof k === 'string' && k.length === 0) || (Buffer.isBuffer(k) && k.length === 0);
   if (hmac && keyMissing(jwt.secret)) {
     throw new Invalid('jwt.secret', 'is missing or empty', 'Pass the HMAC key your tokens are signed with (at least 32 random bytes).');
+  }
+  const secret: unknown = jwt.secret;
+  if (hmac && (!(typeof secret === 'string' || Buffer.isBuffer(secret)) || Buffer.byteLength(secret) < MIN_HMAC_SECRET_BYTES)) {
+    throw new Invalid('jwt.secret', `is not a string or Buffer of at least ${MIN_HMAC_SECRET_BYTES} bytes`,
+      'A short HMAC key can be brute-forced from a single token: use at least 32 random bytes (e.g. `openssl rand -base64 48`).');
   }
   if (asymmetric && keyMissing(jwt.publicKey)) {
     throw new Invalid('jwt.publicKey', 'is missing or empty', 'Pass the PEM public key matching your issuer.');
