@@ -3,7 +3,8 @@ import type { HandlerInventoryEntry, NamespaceInventoryEntry, SecurityInventory 
 /** The inventory as a plain-text table, one block per namespace (what start-up logs). */
 export function formatInventory(inventory: SecurityInventory): string {
   const handlers = inventory.namespaces.reduce((n, ns) => n + ns.handlers.length, 0);
-  const lines = [`Security inventory: ${inventory.namespaces.length} namespace(s), ${handlers} handler(s), ${inventory.denied.length} denied by default`];
+  const state = inventory.state === 'redis' ? 'cluster mode on Redis' : 'single node, in memory';
+  const lines = [`Security inventory: ${inventory.namespaces.length} namespace(s), ${handlers} handler(s), ${inventory.denied.length} denied by default; ${state}`];
   for (const ns of inventory.namespaces) lines.push(...formatNamespace(ns));
   lines.push(`any other namespace: ${inventory.undeclaredNamespaces}`);
   return lines.join('\n');
@@ -33,8 +34,13 @@ function formatNamespace(ns: NamespaceInventoryEntry): string[] {
     `  origin: ${originRule}`,
     `  tokens: closed at exp + ${ns.tokens.graceSeconds} s with TOKEN_EXPIRED; refresh in band with '${ns.tokens.refreshEvent}'`,
     `  limits: ${ns.limits.maxConnectionsPerUser} connections per user, ${ns.limits.maxConnectionsTotal} per process, ${ns.limits.maxMessageBytes} bytes per message, connect timeout ${ns.limits.connectTimeoutMs} ms`,
+    `  rates: ${rate(ns.limits.messagesPerUser, 'messages per user', ns.limits.messageWindowMs)}, ${rate(ns.limits.handshakesPerAddress, 'handshakes per address', ns.limits.handshakeWindowMs)}; ${ns.limits.maxAttachments} attachments per packet, ${ns.limits.maxBufferedBytes} bytes buffered per slow client`,
     ...(ns.handlers.length === 0
       ? ['  handlers: none']
       : rows.map((row) => `  ${(row[0] ?? '').padEnd(widths[0] ?? 0)}  ${(row[1] ?? '').padEnd(widths[1] ?? 0)}  ${row[2] ?? ''}`)),
   ];
+}
+
+function rate(limit: number, what: string, windowMs: number): string {
+  return limit === 0 ? `${what}: unlimited` : `${limit} ${what} per ${windowMs / 1000} s`;
 }

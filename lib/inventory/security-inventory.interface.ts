@@ -48,6 +48,16 @@ export interface NamespaceInventoryEntry {
     /** The message-size cap (the smaller of the module's and the gateway's). */
     readonly maxMessageBytes: number;
     readonly connectTimeoutMs: number;
+    /** Binary attachments per packet. */
+    readonly maxAttachments: number;
+    /** Bytes queued for a client that does not read before it is dropped. */
+    readonly maxBufferedBytes: number;
+    /** Messages per user (all sockets) per `messageWindowMs`; 0: off. */
+    readonly messagesPerUser: number;
+    readonly messageWindowMs: number;
+    /** Engine.IO handshakes per address per `handshakeWindowMs`; 0: off. */
+    readonly handshakesPerAddress: number;
+    readonly handshakeWindowMs: number;
   };
   readonly handlers: readonly HandlerInventoryEntry[];
 }
@@ -61,4 +71,6 @@ export interface SecurityInventory {
   readonly denied: readonly HandlerInventoryEntry[];
   /** What happens on namespaces no gateway declares. */
   readonly undeclaredNamespaces: string;
+  /** Where limits, presence, bans and permission changes live: this process, or Redis (cluster mode). */
+  readonly state: 'in-memory' | 'redis';
 }

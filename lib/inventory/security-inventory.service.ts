@@ -79,6 +79,7 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
       namespaces: Object.freeze(namespaces),
       denied: Object.freeze(denied),
       undeclaredNamespaces: 'same handshake (authenticated, Origin-checked, limited); no handlers',
+      state: this.options.redis === null ? 'in-memory' : 'redis',
     });
   }
 
@@ -105,6 +106,12 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
         maxConnectionsTotal: o.connections.maxTotal,
         maxMessageBytes: Math.min(typeof raw.maxHttpBufferSize === 'number' ? raw.maxHttpBufferSize : Infinity, o.transport.maxMessageBytes),
         connectTimeoutMs: Math.min(typeof raw.connectTimeout === 'number' ? raw.connectTimeout : Infinity, o.transport.connectTimeoutMs),
+        maxAttachments: o.transport.maxAttachments,
+        maxBufferedBytes: o.transport.maxBufferedBytes,
+        messagesPerUser: o.rateLimit.messageLimit,
+        messageWindowMs: o.rateLimit.messageWindowMs,
+        handshakesPerAddress: o.rateLimit.handshakesPerAddress,
+        handshakeWindowMs: o.rateLimit.handshakeWindowMs,
       },
     };
   }

@@ -94,6 +94,7 @@ describe('the security inventory', () => {
 
   it('lists every secured namespace with its transports, credentials, Origin policy, tokens and limits', () => {
     expect(inventory.namespaces.map((n) => n.namespace)).toEqual(['/', '/chat', '/moderation']);
+    expect(inventory.state).toBe('in-memory');
     const chat = inventory.namespaces.find((n) => n.namespace === '/chat');
     expect(chat).toEqual(expect.objectContaining({
       dynamic: false,
@@ -103,7 +104,10 @@ describe('the security inventory', () => {
       credentials: ['auth.token (handshake payload)', 'Authorization: Bearer header', 'cookie rt_session'],
       origins: { enforce: 'cookie', allowed: ['https://app.example.com'] },
       tokens: { graceSeconds: 5, refreshEvent: 'auth:refresh' },
-      limits: { maxConnectionsPerUser: 3, maxConnectionsTotal: 10_000, maxMessageBytes: 4096, connectTimeoutMs: 10_000 },
+      limits: {
+        maxConnectionsPerUser: 3, maxConnectionsTotal: 10_000, maxMessageBytes: 4096, connectTimeoutMs: 10_000, maxAttachments: 10, maxBufferedBytes: 1_048_576,
+        messagesPerUser: 100, messageWindowMs: 10_000, handshakesPerAddress: 600, handshakeWindowMs: 60_000,
+      },
     }));
     // Engine settings are the server's: the first gateway's options created it, `/moderation` shares them.
     const moderation = inventory.namespaces.find((n) => n.namespace === '/moderation');
@@ -136,6 +140,7 @@ describe('the security inventory', () => {
     expect(table?.text).toContain('cookie handshakes only from: https://app.example.com');
     expect(table?.text).toContain('closed at exp + 5 s with TOKEN_EXPIRED');
     expect(table?.text).toContain('4096 bytes per message');
+    expect(table?.text).toContain('rates: 100 messages per user per 10 s, 600 handshakes per address per 60 s');
     const warnings = logger.lines.filter((l) => l.level === 'warn' && l.text.includes('has neither @WsAuthorize nor @WsPublic'));
     expect(warnings.map((w) => w.text)).toEqual([
       'ChatGateway.forgotten (event "debug:dump") has neither @WsAuthorize nor @WsPublic(): every message to it is refused with FORBIDDEN.',
