@@ -1,11 +1,22 @@
 import type { HandlerInventoryEntry, NamespaceInventoryEntry, SecurityInventory } from './security-inventory.interface.js';
 
-/** The inventory as a plain-text table, one block per namespace (what start-up logs). */
+/**
+ * The inventory as plain text (what start-up logs): per Socket.IO server, its engine settings
+ * once, then each namespace with a table of its handlers.
+ */
 export function formatInventory(inventory: SecurityInventory): string {
   const handlers = inventory.namespaces.reduce((n, ns) => n + ns.handlers.length, 0);
   const state = inventory.state === 'redis' ? 'cluster mode on Redis' : 'single node, in memory';
   const lines = [`Security inventory: ${inventory.namespaces.length} namespace(s), ${handlers} handler(s), ${inventory.denied.length} denied by default; ${state}`];
-  for (const ns of inventory.namespaces) lines.push(...formatNamespace(ns));
+  const servers = new Map<string, NamespaceInventoryEntry[]>();
+  for (const ns of inventory.namespaces) {
+    const key = `${ns.port} ${ns.path}`;
+    servers.set(key, [...(servers.get(key) ?? []), ns]);
+  }
+  for (const namespaces of servers.values()) {
+    lines.push(...formatServer(namespaces[0] as NamespaceInventoryEntry));
+    for (const ns of namespaces) lines.push(...formatNamespace(ns));
+  }
   lines.push(`any other namespace: ${inventory.undeclaredNamespaces}`);
   return lines.join('\n');
 }
@@ -17,28 +28,31 @@ export function formatAccess(handler: HandlerInventoryEntry): string {
   return `${handler.permission ?? ''}${handler.resource !== undefined ? ` on resource ${handler.resource}` : ''}`;
 }
 
-function formatNamespace(ns: NamespaceInventoryEntry): string[] {
-  const where = `${ns.dynamic ? 'dynamic ' : ''}namespace ${ns.namespace}${ns.port !== 0 ? ` port ${ns.port}` : ''} path ${ns.path}`;
+function formatServer(ns: NamespaceInventoryEntry): string[] {
   const origin = ns.origins.allowed.length === 0 ? 'none allowed' : ns.origins.allowed.join(', ');
   const originRule = ns.origins.enforce === 'cookie'
     ? `cookie handshakes only from: ${origin}`
     : ns.origins.enforce === 'browser'
       ? `handshakes carrying an Origin only from: ${origin}`
       : `every handshake only from: ${origin}`;
-  const rows: string[][] = [['event', 'handler', 'access'], ...ns.handlers.map((h) => [h.event, `${h.gateway}.${h.method}`, formatAccess(h)])];
-  const widths = [0, 1].map((col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  const l = ns.limits;
   return [
-    where,
+    `server ${ns.path}${ns.port !== 0 ? ` on port ${ns.port}` : ''}`,
     `  transports: ${ns.transports.join(', ')}${ns.allowUpgrades && ns.transports.length > 1 ? ' (upgrade allowed)' : ''}`,
     `  credentials: ${ns.credentials.join(', ')}; query-string tokens refused`,
     `  origin: ${originRule}`,
     `  tokens: closed at exp + ${ns.tokens.graceSeconds} s with TOKEN_EXPIRED; refresh in band with '${ns.tokens.refreshEvent}'`,
-    `  limits: ${ns.limits.maxConnectionsPerUser} connections per user, ${ns.limits.maxConnectionsTotal} per process, ${ns.limits.maxMessageBytes} bytes per message, connect timeout ${ns.limits.connectTimeoutMs} ms`,
-    `  rates: ${rate(ns.limits.messagesPerUser, 'messages per user', ns.limits.messageWindowMs)}, ${rate(ns.limits.handshakesPerAddress, 'handshakes per address', ns.limits.handshakeWindowMs)}; ${ns.limits.maxAttachments} attachments per packet, ${ns.limits.maxBufferedBytes} bytes buffered per slow client`,
-    ...(ns.handlers.length === 0
-      ? ['  handlers: none']
-      : rows.map((row) => `  ${(row[0] ?? '').padEnd(widths[0] ?? 0)}  ${(row[1] ?? '').padEnd(widths[1] ?? 0)}  ${row[2] ?? ''}`)),
+    `  limits: ${l.maxConnectionsPerUser} connections per user, ${l.maxConnectionsTotal} per process, ${l.maxMessageBytes} bytes per message, connect timeout ${l.connectTimeoutMs} ms`,
+    `  rates: ${rate(l.messagesPerUser, 'messages per user', l.messageWindowMs)}, ${rate(l.handshakesPerAddress, 'handshakes per address', l.handshakeWindowMs)}; ${l.maxAttachments} attachments per packet, ${l.maxBufferedBytes} bytes buffered per slow client`,
   ];
+}
+
+function formatNamespace(ns: NamespaceInventoryEntry): string[] {
+  const title = `  ${ns.dynamic ? 'dynamic namespace' : 'namespace'} ${ns.namespace}`;
+  if (ns.handlers.length === 0) return [`${title}: no handlers`];
+  const rows: string[][] = [['event', 'handler', 'access'], ...ns.handlers.map((h) => [h.event, `${h.gateway}.${h.method}`, formatAccess(h)])];
+  const widths = [0, 1].map((col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  return [title, ...rows.map((row) => `    ${(row[0] ?? '').padEnd(widths[0] ?? 0)}  ${(row[1] ?? '').padEnd(widths[1] ?? 0)}  ${row[2] ?? ''}`)];
 }
 
 function rate(limit: number, what: string, windowMs: number): string {

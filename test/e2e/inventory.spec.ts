@@ -134,7 +134,9 @@ describe('the security inventory', () => {
   it('logs the table at start-up and names every undecorated handler', () => {
     const table = logger.lines.find((l) => l.level === 'log' && l.text.startsWith('Security inventory:'));
     expect(table?.text).toBe(formatInventory(inventory));
-    expect(table?.text).toContain('namespace /chat path /socket.io');
+    expect(table?.text).toContain('server /socket.io\n');
+    expect(table?.text).toContain('  namespace /chat\n');
+    expect(table?.text).toContain('  namespace /: no handlers');
     expect(table?.text).toMatch(/channel:join +ChatGateway\.join +channel:read on resource channelId/);
     expect(table?.text).toMatch(/debug:dump +ChatGateway\.forgotten +DENIED/);
     expect(table?.text).toContain('cookie handshakes only from: https://app.example.com');
