@@ -98,10 +98,20 @@ export class HandshakePipeline {
     };
   }
 
-  /** Steps 5 and 7 for a credential presented in band (refresh): the same checks as a handshake. */
+  /**
+   * Steps 5 and 7 for a credential presented in band (refresh): the same checks as a handshake.
+   * Throws a coded `WsSecurityException`; an unexpected failure is logged (redacted) and is
+   * `SERVICE_UNAVAILABLE`.
+   */
   async authenticateToken(socket: Socket, token: string): Promise<{ principal: Principal; override: readonly string[] | null }> {
-    const principal = await this.authenticate(socket, token, 'auth-payload');
-    return { principal, override: await this.checkModeration(principal) };
+    try {
+      const principal = await this.authenticate(socket, token, 'auth-payload');
+      return { principal, override: await this.checkModeration(principal) };
+    } catch (error) {
+      if (error instanceof WsSecurityException) throw error;
+      this.logger.error(`token refresh failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error, token)}`);
+      throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+    }
   }
 
   private async run(socket: Socket, appMiddlewares: readonly NamespaceMiddleware[], missed: unknown[][]): Promise<ConnectionSession> {
@@ -204,8 +214,7 @@ export class HandshakePipeline {
     else if (error instanceof WsSecurityException) refusal = new HandshakeRefusedError(error.code);
     else if (isAppRefusal(error)) refusal = error;
     else {
-      const detail = error instanceof StepFailure ? `${error.step} ${error.message}` : redact(describe(error));
-      this.logger.error(`handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${detail}`);
+      this.logger.error(`handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error)}`);
       refusal = new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     const code = refusal instanceof HandshakeRefusedError ? refusal.code : SecurityErrorCode.UNAUTHORIZED;
@@ -257,6 +266,11 @@ function isPrincipal(value: unknown): value is Principal {
     && Array.isArray(p.permissions) && p.permissions.every((x) => typeof x === 'string')
     && typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt)
     && (p.tokenId === undefined || typeof p.tokenId === 'string');
+}
+
+/** What a log line may say about an unexpected failure. */
+function failureDetail(error: unknown, credential?: string): string {
+  return error instanceof StepFailure ? `${error.step} ${error.message}` : redact(describe(error), credential);
 }
 
 /** Token-like runs: JWT-shaped, or long opaque strings with a digit (words and class names stay). */

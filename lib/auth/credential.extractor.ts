@@ -5,8 +5,13 @@ import type { CredentialSource } from '../interfaces/authenticator.interface.js'
 /** Longest credential accepted; anything longer is refused unread. */
 export const MAX_CREDENTIAL_LENGTH = 8192;
 
-const QUERY_CREDENTIAL_KEYS = new Set(['token', 'access_token', 'accesstoken', 'id_token', 'auth', 'authorization', 'jwt', 'bearer', 'session']);
+const QUERY_CREDENTIAL_KEYS = new Set([
+  'token', 'access_token', 'accesstoken', 'id_token', 'refresh_token', 'auth', 'authorization', 'jwt', 'bearer', 'session',
+  'api_key', 'apikey', 'password', 'secret',
+]);
 const JWT_SHAPE = /^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/;
+/** A JWT anywhere in a value (`Bearer eyJ...`, `x,eyJ...`): its header always starts with `eyJ` (`{"`). */
+const EMBEDDED_JWT = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}\./;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** The credential a handshake carries and where it came from. */
@@ -29,7 +34,7 @@ export function queryCarriesCredential(query: ParsedUrlQuery | Record<string, un
     if (QUERY_CREDENTIAL_KEYS.has(key.toLowerCase())) return true;
     const values = Array.isArray(raw) ? raw : [raw];
     for (const value of values) {
-      if (typeof value === 'string' && JWT_SHAPE.test(value)) return true;
+      if (typeof value === 'string' && (JWT_SHAPE.test(value) || EMBEDDED_JWT.test(value))) return true;
     }
   }
   return false;

@@ -116,6 +116,7 @@ describe('handshake: credentials', () => {
       ['?access_token=', { access_token: token }],
       ['?Authorization=', { Authorization: `Bearer ${token}` }],
       ['a JWT-shaped value under any name', { foo: token }],
+      ['a Bearer JWT under any name', { h: `Bearer ${token}` }],
     ];
 
     describe.each(TRANSPORTS)('over %s', (transport) => {

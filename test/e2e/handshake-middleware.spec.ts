@@ -100,6 +100,16 @@ describe('handshake: a custom authenticator that fails', () => {
     });
   });
 
+  it.each(TRANSPORTS)('answers a refresh the authenticator fails on with SERVICE_UNAVAILABLE; the socket stays open (%s)', async (transport) => {
+    const socket = await connected(t.url, '/chat', { transports: [transport], auth: { token: 'ok:alice' } });
+    const credential = 'throw:refresh-credential-0123456789';
+    await expect(socket.emitWithAck('auth:refresh', { token: credential })).resolves.toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
+    await expect(socket.emitWithAck('ev', {})).resolves.toMatchObject({ ok: true, userId: 'alice' });
+    expect(logger.matching('token refresh failed').length).toBeGreaterThan(0);
+    expect(logger.text()).not.toContain(credential);
+    expect(logger.text()).not.toContain(SECRETISH);
+  });
+
   it('logs an unexpected failure without the credential or anything token-like', async () => {
     const credential = 'throw:eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJlMg';
     await connect(t.url, '/chat', { auth: { token: credential } });

@@ -9,7 +9,8 @@ describe('auth: credential extraction', () => {
   describe('queryCarriesCredential', () => {
     it.each([
       [{ token: 'x' }], [{ access_token: 'x' }], [{ ACCESS_TOKEN: 'x' }], [{ Authorization: 'Bearer x' }], [{ jwt: 'x' }],
-      [{ id_token: 'x' }], [{ session: 'x' }], [{ anything: jwt }], [{ list: ['a', jwt] }],
+      [{ id_token: 'x' }], [{ session: 'x' }], [{ anything: jwt }], [{ list: ['a', jwt] }], [{ api_key: 'x' }],
+      [{ refresh_token: 'x' }], [{ h: `Bearer ${jwt}` }], [{ h: `a,${jwt}` }],
     ])('flags %p', (query) => expect(queryCarriesCredential(query)).toBe(true));
 
     it.each([[{ EIO: '4', transport: 'polling', t: 'PXyz9a1' }], [{ sid: 'abcdefghijklmnopqrst' }], [{}], [undefined], [{ v: '1.2.3' }]])(
