@@ -16,7 +16,7 @@ export type JwtAlgorithm =
 
 /** How JWTs are verified (through `@nestjs/jwt`). */
 export interface JwtVerificationOptions {
-  /** HMAC key for `HS*` algorithms. One of `secret` or `publicKey` is required. @default undefined */
+  /** HMAC key for `HS*` algorithms, at least 32 bytes. One of `secret` or `publicKey` is required. @default undefined */
   secret?: string | Buffer;
   /** PEM public key for `RS*`, `ES*`, `PS*` algorithms. @default undefined */
   publicKey?: string | Buffer;
@@ -26,7 +26,11 @@ export interface JwtVerificationOptions {
   issuer?: string[];
   /** Required `aud` claim (one of). @default undefined (not checked) */
   audience?: string[];
-  /** Clock skew tolerated on `exp` and `nbf`, in seconds (0..300). @default 5 */
+  /**
+   * Clock skew tolerated on `exp` and `nbf`, in seconds (0..300). A token is accepted until
+   * `exp` + this (the principal's `expiresAt`); a connected socket closes then, plus `tokens.graceSeconds`.
+   * @default 5
+   */
   clockToleranceSeconds?: number;
   /** Claim that holds the tenant id (required in every token). @default 'tenant' */
   tenantClaim?: string;
