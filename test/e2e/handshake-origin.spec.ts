@@ -112,6 +112,16 @@ describe('handshake: Origin with cookie authentication (enforce: cookie)', () =>
     });
   });
 
+  it('a cookie that first appears on the websocket upgrade of a cookie-less polling session is no credential', async () => {
+    // A foreign page polls without credentials (no cookie: the engine gate has nothing to check),
+    // then upgrades; the browser adds the cookie to the upgrade. The handshake reads the first request's headers.
+    const raw = await RawEngineClient.open(t.url, { transport: 'polling', headers: { origin: 'http://evil.test' } });
+    await raw.upgrade({ origin: 'http://evil.test', cookie: cookieFor() });
+    const answer = await raw.connect('/chat');
+    expect(answer.data).toEqual({ message: 'Connection refused', data: { code: 'UNAUTHORIZED' } });
+    expect(probe.connections).toEqual([]);
+  });
+
   describe.each(TRANSPORTS)('socket.io-client over %s (extraHeaders)', (transport) => {
     it('connects with the cookie from the allowed origin, as the cookie user', async () => {
       const outcome = await connect(t.url, '/chat', { transports: [transport], extraHeaders: { Origin: ALLOWED, Cookie: cookieFor('carol') } });

@@ -168,10 +168,13 @@ export class RawEngineClient {
     return this.next((p) => p.nsp === nsp && (p.type === 0 || p.type === 4), timeoutMs);
   }
 
-  /** Upgrades a polling connection to websocket (probe, then upgrade), as engine.io-client does. */
-  async upgrade(): Promise<void> {
+  /**
+   * Upgrades a polling connection to websocket (probe, then upgrade), as engine.io-client does.
+   * `headers` replaces the connection's headers on the upgrade request (a browser may add cookies there).
+   */
+  async upgrade(headers: Record<string, string> | undefined = this.options.headers): Promise<void> {
     if (this.transport !== 'polling') throw new Error('only a polling connection can be upgraded');
-    const ws = new WebSocket(engineUrl(this.base, 'websocket', this.options.query, this.sid), { headers: this.options.headers });
+    const ws = new WebSocket(engineUrl(this.base, 'websocket', this.options.query, this.sid), { headers });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => ws.send('2probe'));
       ws.once('error', reject);
