@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import type { Socket } from 'socket.io';
 import { RESOLVED_OPTIONS } from '../constants.js';
-import { describe } from '../connections/connection-lifecycle.js';
+import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
 import { sessionOf, type ConnectionSession } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
@@ -40,7 +41,8 @@ const MAX_RECHECKS = 3;
 /**
  * Tenant-scoped rooms. Handlers name a resource and an id from the message; this service turns
  * them into a room of the principal's own tenant, checks the permission the room needs, and
- * remembers it, so that a permission change evicts the socket from rooms it may no longer read.
+ * remembers it, so that a permission change (moderation override, or a refreshed token with
+ * fewer permissions) evicts the socket from rooms it may no longer read.
  *
  * ```ts
  * await rooms.join(socket, 'channel', dto.channelId);              // needs channel:read[:id]
@@ -48,15 +50,27 @@ const MAX_RECHECKS = 3;
  * ```
  */
 @Injectable()
-export class TenantRooms {
+export class TenantRooms implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RealtimeSecurity');
   private readonly joined = new WeakMap<Socket, Map<string, JoinedRoom>>();
+  /** The re-check running for a session, and for which principal (one at a time per principal). */
+  private readonly revalidating = new WeakMap<ConnectionSession, { principal: Principal; done: Promise<number> }>();
+  private subscription?: Subscription;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
+    private readonly lifecycle: ConnectionLifecycle,
     private readonly events: SecurityEventsService,
   ) {}
+
+  onModuleInit(): void {
+    this.subscription = this.lifecycle.principalChanges$.subscribe((session) => void this.revalidate(session));
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
 
   /**
    * The room of resource `id` in the principal's tenant. Throws `VALIDATION_FAILED` for an id
@@ -121,9 +135,20 @@ export class TenantRooms {
   /**
    * Re-checks every room the socket joined through {@link join} against its current principal
    * and leaves those it may no longer be in (also when the resolver fails: fail closed).
-   * Returns how many rooms it left.
+   * Runs by itself whenever a session's principal changes; a call for a principal already being
+   * re-checked joins that run. Resolves with how many rooms it left.
    */
-  async revalidate(session: ConnectionSession): Promise<number> {
+  revalidate(session: ConnectionSession): Promise<number> {
+    const running = this.revalidating.get(session);
+    if (running !== undefined && running.principal === session.principal) return running.done;
+    const done: Promise<number> = this.evictForbidden(session).finally(() => {
+      if (this.revalidating.get(session)?.done === done) this.revalidating.delete(session);
+    });
+    this.revalidating.set(session, { principal: session.principal, done });
+    return done;
+  }
+
+  private async evictForbidden(session: ConnectionSession): Promise<number> {
     const socket = session.socket;
     const rooms = this.joined.get(socket);
     if (rooms === undefined || rooms.size === 0) return 0;

@@ -59,10 +59,14 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   private sessionCount = 0;
   private readonly expiry = new ExpiryScheduler<ConnectionSession>((session) => this.onExpiryDue(session));
   private readonly changes = new Subject<ConnectionLifecycleEvent>();
+  private readonly principalChanges = new Subject<ConnectionSession>();
   private activeLeases = 0;
 
   /** Physical connections opening and closing, as observed by the server. */
   readonly changes$: Observable<ConnectionLifecycleEvent> = this.changes.asObservable();
+
+  /** Open sessions whose principal was just replaced (token refresh, moderation override). */
+  readonly principalChanges$: Observable<ConnectionSession> = this.principalChanges.asObservable();
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
@@ -138,7 +142,9 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   refresh(session: ConnectionSession, principal: Principal, permissionOverride: readonly string[] | null): void {
     session.tokenPrincipal = principal;
     session.principal = ConnectionSession.effective(principal, permissionOverride);
-    if (session.state === 'open') this.scheduleExpiry(session);
+    if (session.state !== 'open') return;
+    this.scheduleExpiry(session);
+    this.principalChanges.next(session);
   }
 
   /** Open sessions of a user on this node. */
@@ -191,6 +197,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   onApplicationShutdown(): void {
     this.closeAll();
     this.changes.complete();
+    this.principalChanges.complete();
   }
 
   private scheduleExpiry(session: ConnectionSession): void {

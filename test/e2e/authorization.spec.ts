@@ -20,6 +20,7 @@ import {
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected, nextEvent, TRANSPORTS, type Transport } from '../support/clients.js';
 import { signToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
 
 interface ChannelDto {
   channelId: string;
@@ -384,6 +385,25 @@ describe('authorization (THREATS 14-19)', () => {
       expect(joinedRooms(alice)).toHaveLength(1);
       expect(joinedRooms(alice)[0]).toMatch(/\/channel\/random$/);
       await moderation.setPermissions('acme', 'alice', null);
+    });
+
+    it('17: a refreshed token with fewer permissions leaves the rooms it no longer covers', async () => {
+      const alice = await user('alice', ['channel:read', 'channel:write'], transport);
+      const bob = await user('bob', ['channel:read', 'channel:write'], transport);
+      expect(await ask(alice, 'channel:join', { channelId: 'general' })).toEqual({ ok: true });
+      expect(await ask(alice, 'channel:join', { channelId: 'random' })).toEqual({ ok: true });
+      expect(await ask(bob, 'channel:join', { channelId: 'general' })).toEqual({ ok: true });
+      const narrower = signToken({ sub: 'alice', tenant: 'acme', perms: ['channel:read:random'] });
+      expect(await ask(alice, 'auth:refresh', { token: narrower })).toEqual({ ok: true, expiresAt: expect.any(Number) });
+      await waitFor('alice to leave general', () => joinedRooms(alice).length === 1);
+      expect(joinedRooms(alice)[0]).toMatch(/\/channel\/random$/);
+      const aliceGot: unknown[] = [];
+      alice.on('message', (m) => aliceGot.push(m));
+      const bobs = nextEvent(bob, 'message');
+      expect(await ask(bob, 'message:send', { channelId: 'general', text: 'after refresh' })).toEqual({ ok: true });
+      await bobs;
+      await drain(alice);
+      expect(aliceGot).toEqual([]);
     });
 
     it('18: an undecorated handler is denied by default and never runs', async () => {
