@@ -10,6 +10,7 @@ import { REAP_LOCK_MS, REDIS_CONNECTION, SHUTDOWN_CLEANUP_MS } from './cluster.c
 import { RedisConnectionLeaseStore } from './redis-connection-lease.store.js';
 import type { RedisConnection } from './redis-connection.js';
 import { redact } from './redis-error-log.js';
+import { RepeatingTask } from './repeating-task.js';
 import { RedisPresenceStore } from './redis-presence.store.js';
 import { LOCK_RELEASE, NODE_FORGET, NODE_HEARTBEAT } from './redis-scripts.js';
 
@@ -41,11 +42,11 @@ export interface ReapReport {
 @Injectable()
 export class ClusterNodeService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
-  private timer?: NodeJS.Timeout;
-  private ticking?: Promise<void>;
+  private heartbeat?: RepeatingTask;
+  private maintenance?: RepeatingTask;
   private beats = 0;
   private redisLost = false;
-  private resyncWanted = false;
+  private resyncReason: string | null = null;
   private stopped = false;
   private unsubscribe?: () => void;
   private readonly reapListeners = new Set<(report: ReapReport) => void>();
@@ -74,19 +75,23 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
 
   onApplicationBootstrap(): void {
     if (this.redis === null) return;
+    const interval = this.redis.settings.heartbeatMs;
+    // Separate loops: a long reaping or rebuild never delays this node's own heartbeat.
+    this.heartbeat = new RepeatingTask(interval, () => this.beat());
+    this.maintenance = new RepeatingTask(interval, () => this.maintain());
     this.unsubscribe = this.redis.onReconnect(() => {
       this.redisLost = true;
-      this.schedule(0);
+      this.heartbeat?.kick();
     });
-    this.schedule(0);
+    this.heartbeat.start();
+    this.maintenance.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.redis === null || this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
     this.unsubscribe?.();
-    await this.ticking;
+    await Promise.all([this.heartbeat?.stop(), this.maintenance?.stop()]);
     // Nest has closed the Socket.IO servers: let every close reach the store, then sweep.
     this.lifecycle.closeAll();
     await withDeadline(this.presence.flush(), SHUTDOWN_CLEANUP_MS);
@@ -100,8 +105,8 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     });
   }
 
-  /** One heartbeat, reaping and, when needed, a rebuild. Exposed for tests; runs on its own timer. */
-  async tick(): Promise<void> {
+  /** Renews this node's heartbeat; asks for a rebuild when its registration had vanished or Redis is back. */
+  private async beat(): Promise<void> {
     const redis = this.redis;
     if (redis === null || this.stopped) return;
     const { keys, commands, settings } = redis;
@@ -113,18 +118,30 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       this.redisLost = true;
       return;
     }
-    if ((!existed && this.beats > 0) || this.redisLost || this.resyncWanted) {
-      const reason = this.redisLost ? 'Redis is back' : existed ? 'requested' : 'this node\'s registration had vanished';
+    if (this.redisLost) {
       this.redisLost = false;
-      this.resyncWanted = false;
-      await this.resync(reason).catch((error: unknown) => {
-        this.resyncWanted = true;
-        this.logger.error(`cluster: rebuild failed, retrying next beat: ${redact(error)}`);
-      });
+      this.resyncReason = 'Redis is back';
+    } else if (!existed && this.beats > 0) {
+      this.resyncReason = 'this node\'s registration had vanished';
     }
     this.beats += 1;
+    if (this.resyncReason !== null) this.maintenance?.kick();
+  }
+
+  /** A rebuild when one is due, then the reaping of dead nodes. */
+  private async maintain(): Promise<void> {
+    const redis = this.redis;
+    if (redis === null || this.stopped || this.beats === 0) return;
+    const reason = this.resyncReason;
+    if (reason !== null) {
+      this.resyncReason = null;
+      await this.resync(reason).catch((error: unknown) => {
+        this.resyncReason ??= reason;
+        this.logger.error(`cluster: rebuild failed, retrying: ${redact(error)}`);
+      });
+    }
     await this.reapDeadNodes(redis).catch((error: unknown) => {
-      this.logger.error(`cluster: reaping failed, retrying next beat: ${redact(error)}`);
+      this.logger.error(`cluster: reaping failed, retrying: ${redact(error)}`);
     });
   }
 
@@ -143,24 +160,6 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       announced = changes.length;
     }
     this.logger.log(`cluster: rebuilt this node's state (${reason}):${leaseReport} presence changes=${announced} in ${Date.now() - started} ms`);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (this.ticking !== undefined) {
-        this.schedule(50);
-        return;
-      }
-      const started = Date.now();
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        const interval = this.redis?.settings.heartbeatMs ?? 1000;
-        this.schedule(Math.max(0, interval - (Date.now() - started)));
-      });
-    }, delayMs);
-    this.timer.unref();
   }
 
   private async reapDeadNodes(redis: RedisConnection): Promise<void> {

@@ -82,8 +82,7 @@ export class RedisStreamBus implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private deliver(reply: unknown): void {
-    if (!Array.isArray(reply)) return;
-    for (const stream of reply) {
+    for (const stream of streamsOf(reply)) {
       if (!Array.isArray(stream) || typeof stream[0] !== 'string' || !Array.isArray(stream[1])) continue;
       const channel = this.channels.find((c) => this.redis.keys.bus(c) === stream[0]);
       if (channel === undefined) continue;
@@ -119,6 +118,18 @@ export class RedisStreamBus implements OnApplicationBootstrap, OnApplicationShut
       if (reader.status !== 'ready') reader.once('ready', done);
     });
   }
+}
+
+/**
+ * The `[key, entries]` pairs of an XREAD reply: RESP2 nests them, while some client versions and
+ * protocols flatten them to `key, entries, key, entries`.
+ */
+function streamsOf(reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) return [];
+  if (reply.every((item) => Array.isArray(item))) return reply;
+  const pairs: unknown[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([reply[i], reply[i + 1]]);
+  return pairs;
 }
 
 /** An entry's fields `o <origin> d <json>`, or `null` when malformed or oversized. */

@@ -6,6 +6,7 @@ import { signToken } from './tokens.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = join(ROOT, 'dist-sample/sample/main.js');
+const PAGE = join(ROOT, 'dist-sample/sample/web/public/index.html');
 const LISTENING = /listening on (http:\/\/127\.0\.0\.1:(\d+))/;
 
 /** The JWT secret every sample node of a test cluster shares. */
@@ -37,13 +38,13 @@ export interface SampleNodeOptions {
  * source under lib/ or sample/. Call once in `beforeAll`.
  */
 export function buildSampleIfStale(): void {
-  if (existsSync(ENTRY)) {
+  if (existsSync(ENTRY) && existsSync(PAGE)) {
     const built = statSync(ENTRY).mtimeMs;
     if (newestSource([join(ROOT, 'lib'), join(ROOT, 'sample')]) <= built) return;
   }
   const result = spawnSync('npm', ['run', 'build:sample'], { cwd: ROOT, encoding: 'utf8', env: process.env });
   // tsc emits even when another in-progress file has a type error; the entry point is what counts.
-  if (!existsSync(ENTRY)) throw new Error(`npm run build:sample did not produce ${ENTRY}:\n${result.stdout}\n${result.stderr}`);
+  if (!existsSync(ENTRY) || !existsSync(PAGE)) throw new Error(`npm run build:sample did not produce ${ENTRY}:\n${result.stdout}\n${result.stderr}`);
 }
 
 /** Starts one sample process in cluster mode on a free port; resolves once it prints its `listening on` line. */
