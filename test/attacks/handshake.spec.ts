@@ -159,7 +159,7 @@ describe('THREATS 8 — events in the same flight as a bad CONNECT', () => {
   it.each(RAW_TRANSPORTS)('no handler runs for events pipelined behind a refused CONNECT (%s)', async (transport) => {
     const raw = await RawEngineClient.open(target.url, { transport });
     target.secret(raw.sid);
-    await raw.send('40/chat,{"token":"not-a-jwt"}', '42/chat,1["presence:list",{}]', '42/chat,2["channel:join",{"channelId":"general"}]', '42/chat,3["message:send",{"channelId":"general","text":"smuggled"}]');
+    await raw.send('0/chat,{"token":"not-a-jwt"}', '2/chat,1["presence:list",{}]', '2/chat,2["channel:join",{"channelId":"general"}]', '2/chat,3["message:send",{"channelId":"general","text":"smuggled"}]');
     // The server answers CONNECT_ERROR or closes the connection; never CONNECT.
     const answer = await Promise.race([raw.next((p) => p.nsp === '/chat' && (p.type === 0 || p.type === 4)), raw.closed.then(() => null)]);
     expect(answer?.type ?? 4).toBe(4);
@@ -167,7 +167,7 @@ describe('THREATS 8 — events in the same flight as a bad CONNECT', () => {
     if (raw.isClosed) return;
     // Still open: a good CONNECT on the same engine connection and one ack after it as a barrier.
     expect((await raw.connect('/chat', { token: target.token('flight-user') })).type).toBe(0);
-    await raw.send('42/chat,9["presence:list",{}]');
+    await raw.send('2/chat,9["presence:list",{}]');
     await raw.next((p) => p.type === 3 && p.id === 9);
     expect(raw.history.filter((p) => p.type === 3 && p.id !== 9)).toEqual([]);
     expect(raw.history.filter((p) => p.type === 2)).toEqual([]);
@@ -178,14 +178,14 @@ describe('THREATS 9 — protocol state abuse', () => {
   it.each(RAW_TRANSPORTS)('an event before CONNECT, and CONNECT twice, close the connection; no handler answers (%s)', async (transport) => {
     const early = await RawEngineClient.open(target.url, { transport });
     target.secret(early.sid);
-    await early.send('42/chat,1["presence:list",{}]');
+    await early.send('2/chat,1["presence:list",{}]');
     await early.closed;
     expect(early.history.filter((p) => p.type === 3)).toEqual([]);
 
     const twice = await RawEngineClient.open(target.url, { transport });
     target.secret(twice.sid);
     expect((await twice.connect('/chat', { token: target.token('twice') })).type).toBe(0);
-    await twice.send(`40/chat,${JSON.stringify({ token: target.token('twice') })}`);
+    await twice.send(`0/chat,${JSON.stringify({ token: target.token('twice') })}`);
     await twice.closed;
     await waitFor('the twice-connected socket released', async () => (await target.presence('twice')).connections === 0);
   });
