@@ -60,7 +60,7 @@ export class HandshakePipeline {
     this.origins = new OriginPolicy(options.origins.allowed, options.origins.enforce);
   }
 
-  /** Step 0, on the first HTTP request of every Engine.IO connection (refused with HTTP 403). */
+  /** Step 0, on the first HTTP request of every Engine.IO connection (HTTP 403, or 400 for a websocket upgrade; body `ORIGIN_REJECTED`). */
   readonly engineGate: EngineGate = (req, callback) => {
     const cookieName = this.options.credentials.cookieName;
     const carriesCookie = cookieName !== null && readCookie(headerValue(req.headers.cookie), cookieName) !== undefined;
@@ -116,20 +116,29 @@ export class HandshakePipeline {
 
   private async run(socket: Socket, appMiddlewares: readonly NamespaceMiddleware[], missed: unknown[][]): Promise<ConnectionSession> {
     const { handshake } = socket;
+    // 2. no credential in the query string
     if (queryCarriesCredential(handshake.query)) throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
+    // 3. one credential
     const extracted = extractCredential(handshake.auth, handshake.headers, this.options.credentials);
     if (extracted === null || extracted === 'malformed') throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
+    // 4. Origin, for that credential
     if (!this.origins.acceptsRequest(handshake.headers, extracted.source)) throw new HandshakeRefusedError(SecurityErrorCode.ORIGIN_REJECTED);
+    // 5. authenticate
     const principal = await this.authenticate(socket, extracted.credential, extracted.source);
+    // 6. recovery is the same user's
     if (socket.recovered) this.checkRecovery(socket, principal);
+    // 7. moderation
     const override = await this.checkModeration(principal);
+    // 8. admit (takes the slot)
     const session = await this.lifecycle.admit(socket, principal, override);
+    // 9. the app's middlewares; any failure releases the slot
     try {
       await this.runAppMiddlewares(socket, appMiddlewares);
     } catch (error) {
       this.lifecycle.close(session);
       throw error;
     }
+    // 10. missed packets of a recovered session
     replayMissedPackets(socket, missed);
     return session;
   }
