@@ -1,5 +1,5 @@
-import { InvalidRealtimeSecurityOptionsError, WsAuthorize, WsPublic, type PermissionRule } from '../../lib/index.js';
-import { readAccessRule } from '../../lib/authorization/access-rule.js';
+import { InvalidRealtimeSecurityOptionsError, WsAuthorize, WsPublic } from '../../lib/index.js';
+import { readAccessRule, type PermissionRule } from '../../lib/authorization/access-rule.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { TEST_SECRET } from '../support/tokens.js';
 
