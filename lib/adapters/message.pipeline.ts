@@ -7,6 +7,7 @@ import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException, type SecurityErrorBody } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { UserMessageBudget } from '../throttling/user-message.budget.js';
 import { HandshakePipeline } from './handshake.pipeline.js';
 
 type Ack = (body: unknown) => void;
@@ -16,7 +17,8 @@ type SocketEvent = [string, ...unknown[]];
  * What runs on every incoming event of an authenticated socket, before any handler, in order:
  *  1. the session is still open (a closed or banned session handles nothing);
  *  2. the token has not expired (plus grace): otherwise `TOKEN_EXPIRED` and the socket closes;
- *  3. the refresh event is answered here, by the library, on every namespace;
+ *  3. the refresh event is answered here, by the library, on every namespace (it counts against
+ *     the user's message budget like any other event);
  *  4. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
  */
 @Injectable()
@@ -26,6 +28,7 @@ export class MessagePipeline {
     private readonly lifecycle: ConnectionLifecycle,
     private readonly handshake: HandshakePipeline,
     private readonly events: SecurityEventsService,
+    private readonly budget: UserMessageBudget,
   ) {}
 
   install(session: ConnectionSession): void {
@@ -61,6 +64,8 @@ export class MessagePipeline {
       return;
     }
     try {
+      // A refresh costs a signature check: it counts against the user's message budget.
+      await this.budget.charge(session, this.options.tokens.refreshEvent);
       const { principal, override } = await this.handshake.authenticateToken(session.socket, token);
       const current = session.tokenPrincipal;
       if (principal.userId !== current.userId || principal.tenantId !== current.tenantId) {
@@ -72,7 +77,8 @@ export class MessagePipeline {
     } catch (error) {
       const code = error instanceof WsSecurityException ? error.code : SecurityErrorCode.SERVICE_UNAVAILABLE;
       const { userId, tenantId } = session.principal;
-      this.events.emit({ kind: code === SecurityErrorCode.BANNED ? 'banned' : 'handshake_refused', code, userId, tenantId, namespace: session.socket.nsp.name, event: this.options.tokens.refreshEvent });
+      // The budget reports its own refusals.
+      if (code !== SecurityErrorCode.RATE_LIMITED) this.events.emit({ kind: code === SecurityErrorCode.BANNED ? 'banned' : 'handshake_refused', code, userId, tenantId, namespace: session.socket.nsp.name, event: this.options.tokens.refreshEvent });
       const body = error instanceof WsSecurityException ? error.getBody() : new WsSecurityException(code).getBody();
       reply(session.socket, ack, body);
       if (code === SecurityErrorCode.BANNED) this.lifecycle.terminate(session, code);

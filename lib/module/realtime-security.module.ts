@@ -22,6 +22,7 @@ import { HandshakeRateLimiter } from '../throttling/handshake-rate.limiter.js';
 import { OutboundBufferMonitor } from '../throttling/outbound-buffer.monitor.js';
 import { TransportLimits } from '../throttling/transport-limits.service.js';
 import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
+import { UserMessageBudget } from '../throttling/user-message.budget.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import { ClusterNodeService } from '../cluster/cluster-node.service.js';
 import { presenceBusProvider, redisConnectionProvider, redisStreamBusProvider } from '../cluster/cluster.providers.js';
@@ -71,6 +72,7 @@ import {
     PresenceService,
     PresenceBroadcastService,
     throttlerStorageProvider,
+    UserMessageBudget,
     WsThrottlerGuard,
     throttlerGuardProvider,
     HandshakeRateLimiter,

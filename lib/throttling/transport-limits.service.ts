@@ -9,6 +9,8 @@ import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-opt
 import { attachmentLimitedParser, type SocketIoParser } from './attachment-limited.parser.js';
 import { HandshakeRateLimiter } from './handshake-rate.limiter.js';
 import { OutboundBufferMonitor } from './outbound-buffer.monitor.js';
+import { UserMessageBudget } from './user-message.budget.js';
+import { sessionOf } from '../connections/connection-session.js';
 
 /**
  * Event names a client may never send. Socket.IO's parser refuses most of them (the connection
@@ -36,6 +38,7 @@ export class TransportLimits {
     @Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions,
     private readonly handshakes: HandshakeRateLimiter,
     private readonly outbound: OutboundBufferMonitor,
+    private readonly budget: UserMessageBudget,
   ) {
     this.parser = attachmentLimitedParser(options.transport.maxAttachments);
     this.refreshEvent = options.tokens.refreshEvent;
@@ -72,15 +75,21 @@ export class TransportLimits {
     const last = event[event.length - 1];
     const ack = typeof last === 'function' ? (last as Ack) : undefined;
     // Dropped events are answered through their ack only: without one, silence (no amplification).
-    if (RESERVED_EVENTS.has(name)) {
-      if (ack !== undefined) reply(socket, ack, new WsSecurityException(SecurityErrorCode.BAD_REQUEST).getBody());
-      return;
-    }
+    let refusal: SecurityErrorCode | null = null;
+    if (RESERVED_EVENTS.has(name)) refusal = SecurityErrorCode.BAD_REQUEST;
     // The refresh event is answered by the message pipeline, which has no listener for it.
-    if (name !== this.refreshEvent && (typeof name !== 'string' || socket.listenerCount(name) === 0)) {
-      if (ack !== undefined) reply(socket, ack, new WsSecurityException(SecurityErrorCode.NOT_FOUND).getBody());
+    else if (name !== this.refreshEvent && (typeof name !== 'string' || socket.listenerCount(name) === 0)) refusal = SecurityErrorCode.NOT_FOUND;
+    if (refusal === null) {
+      next();
       return;
     }
-    next();
+    const code = refusal;
+    // A dropped event still costs the user one message: no event name is free to flood with.
+    const session = sessionOf(socket);
+    const charged = session === undefined ? Promise.resolve() : this.budget.charge(session, typeof name === 'string' ? name : undefined);
+    charged.then(
+      () => ack !== undefined && reply(socket, ack, new WsSecurityException(code).getBody()),
+      (error: unknown) => ack !== undefined && reply(socket, ack, (error instanceof WsSecurityException ? error : new WsSecurityException(SecurityErrorCode.INTERNAL)).getBody()),
+    );
   }
 }

@@ -1,0 +1,87 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { RESOLVED_OPTIONS } from '../constants.js';
+import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
+import type { ConnectionSession } from '../connections/connection-session.js';
+import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
+import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
+import { WsThrottlerStorage } from './ws-throttler-storage.interface.js';
+
+/** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
+export interface WsThrottleRule {
+  /** `*` for the user's shared budget, else the gateway (and handler) with its own limit. */
+  readonly scope: string;
+  readonly limit: number;
+  readonly ttl: number;
+  readonly blockDuration: number;
+}
+
+/**
+ * Counts a user's messages and enforces the refusal and the progressive penalty, for every
+ * event a client sends: handled ones (through `WsThrottlerGuard`), the refresh event, and those
+ * dropped before any handler (unknown or reserved names) — so no event name is free to flood with.
+ */
+@Injectable()
+export class UserMessageBudget {
+  private readonly logger = new Logger('RealtimeSecurity');
+  private readonly strikes = new WeakMap<Socket, number>();
+  /** The user's shared budget (`rateLimit.messageLimit` per `rateLimit.messageWindowMs`). */
+  readonly shared: WsThrottleRule;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
+    @Inject(WsThrottlerStorage) private readonly storage: WsThrottlerStorage,
+    private readonly lifecycle: ConnectionLifecycle,
+    private readonly events: SecurityEventsService,
+  ) {
+    const { messageLimit, messageWindowMs } = options.rateLimit;
+    this.shared = Object.freeze({ scope: '*', limit: messageLimit, ttl: messageWindowMs, blockDuration: 0 });
+  }
+
+  /** False when message rate limiting is off (`rateLimit.messageLimit: 0`). */
+  get enabled(): boolean {
+    return this.options.rateLimit.messageLimit !== 0;
+  }
+
+  /**
+   * Counts one message of `session` against `rule` (the shared budget by default). Throws
+   * `RATE_LIMITED` with `retryAfterMs` when over; a socket refused more than `rateLimit.strikes`
+   * times in a row, without an accepted message in between, is told and disconnected first.
+   * A storage failure refuses with `SERVICE_UNAVAILABLE`.
+   */
+  async charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule = this.shared): Promise<void> {
+    if (!this.enabled) return;
+    let record: Awaited<ReturnType<WsThrottlerStorage['increment']>>;
+    try {
+      record = await this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
+    } catch (error) {
+      this.logger.error(`message rate storage failed: ${describe(error)}`);
+      throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+    }
+    const socket = session.socket;
+    if (!record.isBlocked) {
+      this.strikes.delete(socket);
+      return;
+    }
+    const retryAfterMs = Math.max(1, record.timeToBlockExpire) * 1000;
+    const strikes = (this.strikes.get(socket) ?? 0) + 1;
+    const penalty = strikes > this.options.rateLimit.strikes;
+    if (strikes === 1 || penalty) {
+      const { userId, tenantId } = session.principal;
+      this.events.emit({
+        kind: 'rate_limited', code: SecurityErrorCode.RATE_LIMITED, userId, tenantId, namespace: socket.nsp.name,
+        ...(event !== undefined ? { event } : {}),
+      });
+    }
+    if (penalty) {
+      this.strikes.delete(socket);
+      this.lifecycle.terminate(session, SecurityErrorCode.RATE_LIMITED);
+    } else {
+      this.strikes.set(socket, strikes);
+    }
+    throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs });
+  }
+}
