@@ -88,7 +88,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
     const command = this.command({ kind: 'ban', tenantId, userId, until }, 'banUser');
     const record: BanRecord = Object.freeze({ until, ...(reason !== undefined ? { reason } : {}) });
     await this.store.ban(userKey(tenantId, userId), record);
-    this.logger.warn(`moderation: ban user=${JSON.stringify(userId)} tenant=${JSON.stringify(tenantId)} until=${until === null ? 'unbanned' : new Date(until).toISOString()}${reason !== undefined ? ` reason=${JSON.stringify(reason)}` : ''}`);
+    this.logger.warn(`moderation: ban user=${JSON.stringify(userId)} tenant=${JSON.stringify(tenantId)} until=${until === null ? 'lifted' : new Date(until).toISOString()}${reason !== undefined ? ` reason=${JSON.stringify(reason)}` : ''}`);
     this.apply(command);
     await this.bus.publish(command);
     return record;
