@@ -18,7 +18,7 @@ let shared: Promise<{ url: string; server: RedisServer | null }> | undefined;
 export async function testRedisUrl(): Promise<string> {
   shared ??= (async () => {
     if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, server: null };
-    if (await pingPort(6379)) return { url: 'redis://127.0.0.1:6379', server: null };
+    if (await pingPort(6379, false)) return { url: 'redis://127.0.0.1:6379', server: null };
     if (!hasRedisServer()) throw new Error(HOW_TO_GET_ONE);
     const server = await RedisServer.start();
     return { url: server.url, server };
@@ -81,15 +81,17 @@ export async function openConnection(url: string, prefix: string, overrides: Par
 export class RedisServer {
   private process: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(readonly port: number, private readonly password: string | null) {}
 
+  /** `redis://[:password@]127.0.0.1:<port>` */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password !== null ? `:${this.password}@` : ''}127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
+  /** Starts one; with `password`, clients must authenticate (`requirepass`). */
+  static async start(options: { password?: string } = {}): Promise<RedisServer> {
     if (!hasRedisServer()) throw new Error(HOW_TO_GET_ONE);
-    const server = new RedisServer(await freePort());
+    const server = new RedisServer(await freePort(), options.password ?? null);
     await server.restart();
     return server;
   }
@@ -101,7 +103,8 @@ export class RedisServer {
   /** Starts (again) on the same port, with no persistence: a restart loses every key. */
   async restart(): Promise<void> {
     if (this.process !== null) return;
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
+    const auth = this.password !== null ? ['--requirepass', this.password] : [];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...auth], { stdio: 'ignore' });
     this.process = child;
     child.once('exit', () => { if (this.process === child) this.process = null; });
     const deadline = Date.now() + 10_000;
@@ -138,8 +141,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** True when something on 127.0.0.1:`port` answers PING with PONG. */
-function pingPort(port: number): Promise<boolean> {
+/** True when a Redis on 127.0.0.1:`port` answers PING (with PONG, or NOAUTH when it wants a password). */
+function pingPort(port: number, acceptNoAuth = true): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new NetSocket();
     let answer = '';
@@ -151,7 +154,7 @@ function pingPort(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.on('data', (chunk) => {
       answer += chunk.toString();
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') || (acceptNoAuth && answer.startsWith('-NOAUTH')));
     });
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
   });
