@@ -48,7 +48,7 @@ describe('THREATS 12 — polling, websocket and the upgrade give identical resul
     const reader = await connected(target.url, '/chat', { ...options, auth: { token: target.token(`reader-${mode.label}`, ['channel:read']) } });
     const writer = await connected(target.url, '/chat', { ...options, auth: { token: target.token(`writer-${mode.label}`, ['channel:*']) } });
     if (mode.transports.length > 1) {
-      await Promise.all([reader, writer].map((s) => (s.io.engine.transport.name === 'websocket' ? undefined : nextEvent(s.io.engine, 'upgrade'))));
+      await Promise.all([reader, writer].map((s) => (s.io.engine.transport.name === 'websocket' ? undefined : new Promise((resolve) => s.io.engine.once('upgrade', resolve)))));
       expect([reader, writer].map((s) => s.io.engine.transport.name)).toEqual(['websocket', 'websocket']);
     }
     const ask = (s: Socket, ev: string, body: unknown) => s.timeout(5000).emitWithAck(ev, body);
