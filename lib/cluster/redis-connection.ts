@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ResolvedRedisOptions } from '../interfaces/resolved-options.interface.js';
@@ -24,7 +24,7 @@ const QUIT_MS = 1000;
  * itself forever (backoff capped at 2 s), and is closed at application shutdown, after the
  * services that use it have cleaned up.
  */
-export class RedisConnection implements OnApplicationShutdown {
+export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new RedisErrorLog();
   private readonly clients = new Map<ConnectionRole, Redis>();
   private readonly reconnectListeners = new Set<() => void>();
@@ -45,6 +45,25 @@ export class RedisConnection implements OnApplicationShutdown {
     this.commands.on('ready', () => {
       if (everReady) for (const listener of [...this.reconnectListeners]) listener();
       everReady = true;
+    });
+  }
+
+  /**
+   * Start-up waits (at most `commandTimeoutMs`) for the command connection, so the first
+   * handshakes do not race it. Redis being down does not stop the app: it starts fail-closed
+   * (or fail-open) and recovers by itself.
+   */
+  async onModuleInit(): Promise<void> {
+    if (this.commands.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.commands.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.settings.commandTimeoutMs);
+      timer.unref();
+      this.commands.once('ready', done);
     });
   }
 
