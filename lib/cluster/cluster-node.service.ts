@@ -62,11 +62,6 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     private readonly presence: PresenceService,
   ) {}
 
-  /** True in cluster mode. */
-  get enabled(): boolean {
-    return this.redis !== null;
-  }
-
   /** Calls `listener` after each reaping this node performs; returns the function that removes it. */
   onReap(listener: (report: ReapReport) => void): () => void {
     this.reapListeners.add(listener);

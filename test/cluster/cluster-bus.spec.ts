@@ -2,11 +2,14 @@ import { WebSocketGateway } from '@nestjs/websockets';
 import { filter, firstValueFrom } from 'rxjs';
 import { REDIS_CONNECTION } from '../../lib/cluster/cluster.constants.js';
 import type { RedisConnection } from '../../lib/cluster/redis-connection.js';
-import { ModerationService, PresenceService, type PresenceChange } from '../../lib/index.js';
+import { RedisConnectionLeaseStore } from '../../lib/cluster/redis-connection-lease.store.js';
+import { RedisPresenceStore } from '../../lib/cluster/redis-presence.store.js';
+import { ClusterNodeService, ModerationService, PresenceService, type PresenceChange, type ReapReport } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected, nextEvent } from '../support/clients.js';
 import { deleteKeys, plainClient, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
 import { signToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The cross-node bus in process (two apps on one Redis, a key prefix of their own):
@@ -72,6 +75,30 @@ describe('cluster bus', () => {
       expect(seen.filter((c) => c.userId === 'roamer').map((c) => c.type)).toEqual(['online', 'offline']);
     } finally {
       subscription.unsubscribe();
+    }
+  });
+
+  it('a registered node without a heartbeat is reaped once: its users go offline with its last beat, reported on every node', async () => {
+    const reports: ReapReport[] = [];
+    const off = [a, b].map((app) => app.app.get(ClusterNodeService).onReap((report) => reports.push(report)));
+    const changes: PresenceChange[] = [];
+    const subscription = b.app.get(PresenceService).changes$.subscribe((change) => changes.push(change));
+    const connection = a.app.get(REDIS_CONNECTION) as RedisConnection;
+    try {
+      // A node that registered, opened a connection and a slot, then died (no alive key).
+      const ghost = new RedisPresenceStore(connection, 'ghost-node');
+      await ghost.connectionOpened({ tenantId: 'bus', userId: 'haunted', leaseId: 'g1', nodeId: 'ghost-node' }, 1000);
+      await new RedisConnectionLeaseStore(connection, 'ghost-node').acquire('bus/haunted', 'g1', 5);
+      await connection.commands.hset(connection.keys.nodes(), 'ghost-node', '4242');
+      await waitFor('the ghost reaped', () => reports.some((r) => r.nodeId === 'ghost-node'), 5000);
+      expect(reports.filter((r) => r.nodeId === 'ghost-node')).toEqual([{ nodeId: 'ghost-node', offline: 1, durationMs: expect.any(Number) }]);
+      expect(await b.app.get(PresenceService).get('bus', 'haunted')).toMatchObject({ status: 'offline', connections: 0, lastSeen: 4242 });
+      expect(await connection.commands.hlen(connection.keys.userLeases('bus/haunted'))).toBe(0);
+      expect(await connection.commands.hexists(connection.keys.nodes(), 'ghost-node')).toBe(0);
+      await waitFor('the offline reported on node B', () => changes.some((c) => c.userId === 'haunted' && c.type === 'offline' && c.lastSeen === 4242));
+    } finally {
+      subscription.unsubscribe();
+      for (const stop of off) stop();
     }
   });
 
