@@ -10,6 +10,17 @@ const PANELS: { key: keyof ScenarioResult; title: string; better: 'lower' | 'hig
   { key: 'heapKbPerConn', title: 'Heap per connection (KB)', better: 'lower', digits: 2 },
 ];
 
+/** Splits text into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line.length > 0 && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line.length > 0 ? `${line} ${word}` : word;
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
+
 const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The results as a hand-written SVG: one small bar panel per measure, ratios underneath. */
@@ -22,14 +33,15 @@ export function renderChart(results: BenchResults): string {
   const panelHeight = 34 + names.length * (barHeight + 6) + 8;
   const rowsOfPanels = Math.ceil(PANELS.length / columns);
   const ratioLines = Object.entries(results.ratios).map(([key, value]) => `${key}: ${value ?? 'n/a'}`);
-  const top = 44;
+  const top = 52 + wrap(results.machine, 150).length * 15;
   const width = columns * panelWidth + 20;
   const height = top + rowsOfPanels * panelHeight + 24 + ratioLines.length * 16 + 24;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="10" y="20" font-size="15" font-weight="bold">nestjs-realtime-security: echo with ack, ${escape(names.join(' / '))}</text>`);
-  out.push(`<text x="10" y="36" fill="#555">${escape(`${results.date.slice(0, 16).replace('T', ' ')} UTC, Node ${results.node}; ${results.machine}`).slice(0, 190)}</text>`);
+  out.push(`<text x="10" y="36" fill="#555">${escape(`${results.date.slice(0, 16).replace('T', ' ')} UTC, Node ${results.node}`)}</text>`);
+  wrap(results.machine, 150).forEach((line, i) => out.push(`<text x="10" y="${52 + i * 15}" fill="#555" font-size="11">${escape(line)}</text>`));
   PANELS.forEach((panel, index) => {
     const x0 = 10 + (index % columns) * panelWidth;
     const y0 = top + Math.floor(index / columns) * panelHeight;

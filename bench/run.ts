@@ -340,13 +340,15 @@ async function main(): Promise<void> {
     ],
   };
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(resultsDir, 'latest.details.json'), JSON.stringify(details, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-  writeFileSync(join(resultsDir, 'latest.svg'), renderChart(results));
+  // A partial run (--only, --phases) never replaces the committed results.
+  const base = options.only.length > 0 || process.argv.includes('--phases') ? 'partial' : 'latest';
+  writeFileSync(join(resultsDir, `${base}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(resultsDir, `${base}.details.json`), JSON.stringify(details, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  writeFileSync(join(resultsDir, `${base}.svg`), renderChart(results));
   console.log(`\nmedians of ${settings.runs} run(s), open-loop rate ${openRate} msgs/s:`);
   printTable(final, openRate);
   printTargets(results, final);
-  console.log(`\nwrote bench/results/latest.json, latest.details.json, latest.svg (${Math.round((Date.now() - started) / 1000)} s)`);
+  console.log(`\nwrote bench/results/${base}.json, ${base}.details.json, ${base}.svg (${Math.round((Date.now() - started) / 1000)} s)`);
 }
 
 function printTable(figures: Partial<Record<ScenarioName, RunFigures>>, rate: number | undefined): void {
