@@ -28,7 +28,10 @@ export interface SoakLoadStats {
   readonly sent: number;
   readonly acked: number;
   readonly ackErrors: Record<string, number>;
+  /** Acks still pending on a connected socket after 10 s: an error. */
   readonly ackTimeouts: number;
+  /** Acks lost because the load itself closed that socket (churn) before the answer came: not an error. */
+  readonly ackAbandoned: number;
   readonly received: number;
   readonly users: number;
 }
@@ -47,7 +50,7 @@ let slots: Slot[] = [];
 let timers: NodeJS.Timeout[] = [];
 let nextUser = 0;
 const usersSeen = new Set<string>();
-const counters = { opened: 0, closedByUs: 0, droppedByServer: 0, sent: 0, acked: 0, ackTimeouts: 0, received: 0, opening: 0 };
+const counters = { opened: 0, closedByUs: 0, droppedByServer: 0, sent: 0, acked: 0, ackTimeouts: 0, ackAbandoned: 0, received: 0, opening: 0 };
 const connectErrors: Record<string, number> = {};
 const ackErrors: Record<string, number> = {};
 const bump = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
@@ -139,10 +142,12 @@ function tick(): void {
   for (let k = 0; k < messages; k++) {
     const index = Math.floor(Math.random() * slots.length);
     const slot = slots[index] as Slot;
-    if (slot.socket === null || !slot.joined || !slot.socket.connected) continue;
+    const socket = slot.socket;
+    if (socket === null || !slot.joined || !socket.connected) continue;
     counters.sent += 1;
-    slot.socket.timeout(10_000).emit('message:send', { channelId: `room-${index % CHANNELS}`, text: `soak ${counters.sent}` }, (error: Error | null, answer?: { ok?: boolean; error?: { code: string } }) => {
-      if (error !== null) counters.ackTimeouts += 1;
+    socket.timeout(10_000).emit('message:send', { channelId: `room-${index % CHANNELS}`, text: `soak ${counters.sent}` }, (error: Error | null, answer?: { ok?: boolean; error?: { code: string } }) => {
+      if (error !== null && (slot.socket !== socket || !socket.connected)) counters.ackAbandoned += 1;
+      else if (error !== null) counters.ackTimeouts += 1;
       else if (answer?.ok === true) counters.acked += 1;
       else bump(ackErrors, answer?.error?.code ?? 'unknown');
     });
@@ -161,6 +166,7 @@ function stats(): SoakLoadStats {
     acked: counters.acked,
     ackErrors: { ...ackErrors },
     ackTimeouts: counters.ackTimeouts,
+    ackAbandoned: counters.ackAbandoned,
     received: counters.received,
     users: usersSeen.size,
   };

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(RESULTS), { recursive: true });
     writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
     const l = stopped.stats;
-    console.log(`\nload: ${l.opened} connections opened, ${l.closedByUs} closed by the load (churn and the final close), ${l.droppedByServer} dropped by the server; ${l.sent} messages sent, ${l.acked} acked, ${l.received} delivered; connect errors ${JSON.stringify(l.connectErrors)}, ack errors ${JSON.stringify(l.ackErrors)}, ack timeouts ${l.ackTimeouts}`);
+    console.log(`\nload: ${l.opened} connections opened, ${l.closedByUs} closed by the load (churn and the final close), ${l.droppedByServer} dropped by the server; ${l.sent} messages sent, ${l.acked} acked, ${l.received} delivered; connect errors ${JSON.stringify(l.connectErrors)}, ack errors ${JSON.stringify(l.ackErrors)}, ack timeouts ${l.ackTimeouts} (${l.ackAbandoned} acks abandoned because churn closed the socket first)`);
     console.log(`heap: baseline ${mb(baseline.heapUsed)} MB, peak ${mb(peak)} MB, after close + GC ${mb(final.heapUsed)} MB (growth ${mb(growth)} MB, allowed ${mb(allowed)} MB); rss peak ${mb(peakRss)} MB, final ${mb(final.rss)} MB`);
     console.log(`after close: ${final.engineClients} engine clients, ${final.chatSockets} sockets, lifecycle ${JSON.stringify(final.lifecycle)}, ${leftovers.leases} slots and ${leftovers.online.length} online of ${stopped.users.length} users, moderation list ${listed.length}, ${ghosts.length} ghosts in ${perUser.length} sampled`);
     console.log(`results: ${RESULTS}`);
