@@ -6,6 +6,7 @@ import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clie
 import { Probe, probeGateway } from '../support/probe.gateway.js';
 import { RAW_TRANSPORTS, RawEngineClient, connectPrefix } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
 
 /** THREATS.md cases 1 (no or bad credentials), 7 (token in the query string), 13 (engine sid). */
 
@@ -76,7 +77,9 @@ describe('handshake: credentials', () => {
         expect(probe.connections).toEqual([]);
         expect(probe.calls).toEqual([]);
         expect(events).toEqual([]);
-        expect(lifecycle.connectionCount).toBe(1); // the control client's only
+        // A refused client never holds a slot: only the control client's remains (closes of
+        // earlier tests' clients may still be in flight, hence the wait).
+        await waitFor('only the control client to hold a slot', () => lifecycle.connectionCount === 1);
       });
     });
   });
