@@ -9,6 +9,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/browser/'],
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
   // Two workers for two cores; a worker is recycled past 1 GB (ESM module registries are not freed between files).
   maxWorkers: 2,
   workerIdleMemoryLimit: '1GB',
