@@ -78,11 +78,19 @@ describe('THREATS 15 — broken object-level authorization', () => {
     const roomAnswer = await ask(intruder, 'channel:join', { channelId: victimRoom });
     expect(roomAnswer.ok === true || code(roomAnswer) === 'VALIDATION_FAILED').toBe(true);
     expect(await ask(intruder, 'message:send', { channelId: 'general', text: 'cross-tenant' })).toEqual({ ok: true, id: expect.any(String) });
+    // Traffic for the victim's own socket: its presence_update when someone of its tenant comes online.
+    const intruderPresence: unknown[] = [];
+    intruder.on('presence_update', (u: unknown) => intruderPresence.push(u));
+    const victimPresence = new Promise<void>((resolve) => target.control.on('presence_update', (u: { userId: string }) => { if (u.userId === 'newcomer15') resolve(); }));
+    await user('newcomer15', ['channel:read']);
+    await victimPresence;
     await barrier();
+    expect(intruderPresence).toEqual([]);
     expect(controlSaw.map((m) => m.text)).toEqual(['barrier']);
     expect(intruderSaw.map((m) => m.text)).toEqual(['cross-tenant']);
     expect(scopedSaw).toEqual([]);
     target.control.off('message');
+    target.control.off('presence_update');
   });
 });
 
