@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { Namespace, Server } from 'socket.io';
-import { ConnectionLeaseStore, ConnectionLifecycle, PresenceService, SecureIoAdapter, userKey } from '../../lib/index.js';
+import { ConnectionLeaseStore, PresenceService, SecureIoAdapter, userKey } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { AppModule } from '../../sample/app.module.js';
 import { ChatGateway } from '../../sample/chat/chat.gateway.js';
 import { loadSampleConfig } from '../../sample/config/sample-config.js';

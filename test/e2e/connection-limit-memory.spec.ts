@@ -1,12 +1,12 @@
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
   ConnectionLeaseStore,
-  ConnectionLifecycle,
   InMemoryConnectionLeaseStore,
   InMemoryPresenceStore,
   PresenceService,
   WsPublic,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected } from '../support/clients.js';
 import { signToken } from '../support/tokens.js';

@@ -4,7 +4,6 @@ import { Manager, type Socket as ClientSocket } from 'socket.io-client';
 import type { Namespace, Server, Socket } from 'socket.io';
 import WebSocket from 'ws';
 import {
-  ConnectionLifecycle,
   InMemoryConnectionLeaseStore,
   InMemoryPresenceStore,
   InvalidRealtimeSecurityOptionsError,
@@ -16,6 +15,7 @@ import {
   type ConnectionLeaseStore,
   type RealtimeSecurityOptions,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected, nextEvent, TRANSPORTS, type Transport } from '../support/clients.js';

@@ -1,5 +1,5 @@
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { ConnectionLifecycle } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { ExtendedError, Namespace, Server, Socket } from 'socket.io';
 import {
-  ConnectionLifecycle,
   SecurityErrorCode,
   WsSecurityException,
   type AuthenticationRequest,
   type Principal,
   type RealtimeAuthenticator,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';

@@ -1,4 +1,4 @@
-import { ConnectionLifecycle } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { Probe, probeGateway } from '../support/probe.gateway.js';
 import { RAW_TRANSPORTS, RawEngineClient } from '../support/raw-engine.js';

@@ -8,7 +8,8 @@ import {
   type OnGatewayConnection,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { ConnectionLifecycle, WsPrincipal, WsPublic, type Principal } from '../../lib/index.js';
+import { WsPrincipal, WsPublic, type Principal } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { Probe } from '../support/probe.gateway.js';
 import { RAW_TRANSPORTS, RawEngineClient, type RawTransport, type SioPacket } from '../support/raw-engine.js';

@@ -2,7 +2,6 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
-  formatInventory,
   RealtimeSecurityModule,
   SecureIoAdapter,
   SecurityInventoryService,
@@ -10,6 +9,7 @@ import {
   WsPublic,
   type SecurityInventory,
 } from '../../lib/index.js';
+import { formatInventory } from '../../lib/inventory/inventory.formatter.js';
 import { closeAllClients, connected } from '../support/clients.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 

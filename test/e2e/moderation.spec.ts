@@ -4,7 +4,6 @@ import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSo
 import type { Namespace, Socket } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import {
-  ConnectionLifecycle,
   InMemoryModerationStore,
   InProcessModerationBus,
   ModerationBus,
@@ -19,6 +18,7 @@ import {
   WsPublic,
   type SecurityEvent,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { client, closeAllClients, connect, connected, nextEvent, TRANSPORTS, type Transport } from '../support/clients.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';

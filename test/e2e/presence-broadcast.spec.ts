@@ -1,13 +1,13 @@
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import {
-  ConnectionLifecycle,
   PresenceService,
   userKey,
   WsPublic,
   type PresenceAudience,
   type PresenceChange,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected } from '../support/clients.js';
 import { signToken } from '../support/tokens.js';

@@ -2,7 +2,6 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
-  ConnectionLifecycle,
   InMemoryPresenceStore,
   PresenceService,
   WsPublic,
@@ -10,6 +9,7 @@ import {
   type PresenceConnection,
   type PresenceTransition,
 } from '../../lib/index.js';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected } from '../support/clients.js';
 import { signToken } from '../support/tokens.js';

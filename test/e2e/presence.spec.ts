@@ -5,11 +5,11 @@ import WebSocket from 'ws';
 import {
   InvalidPresenceQueryError,
   PresenceService,
-  sessionOf,
   WsPublic,
   type PresenceChange,
   type PresenceRecord,
 } from '../../lib/index.js';
+import { sessionOf } from '../../lib/connections/connection-session.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected, nextEvent } from '../support/clients.js';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { HandshakeRateLimiter, InMemoryThrottlerStorage, type SecurityEventsService } from '../../lib/index.js';
+import { InMemoryThrottlerStorage, type SecurityEventsService } from '../../lib/index.js';
+import { HandshakeRateLimiter } from '../../lib/throttling/handshake-rate.limiter.js';
 import { addressKey } from '../../lib/throttling/handshake-rate.limiter.js';
 import type { ResolvedRealtimeSecurityOptions } from '../../lib/interfaces/resolved-options.interface.js';
 

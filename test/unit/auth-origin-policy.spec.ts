@@ -1,4 +1,5 @@
-import { OriginPolicy, normalizeOrigin } from '../../lib/index.js';
+import { normalizeOrigin } from '../../lib/index.js';
+import { OriginPolicy } from '../../lib/auth/origin.policy.js';
 
 /** The Origin allowlist: exact, canonical, never suffix or substring matching. */
 describe('auth: OriginPolicy', () => {

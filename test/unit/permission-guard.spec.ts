@@ -2,18 +2,18 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import {
   ClaimsPermissionResolver,
-  ConnectionSession,
   SecurityErrorCode,
   WsAuthorizationGuard,
   WsAuthorize,
   WsSecurityException,
-  type ConnectionLifecycle,
   type ModerationService,
   type PermissionQuery,
   type PermissionResolver,
   type Principal,
   type SecurityEventsService,
 } from '../../lib/index.js';
+import { ConnectionSession } from '../../lib/connections/connection-session.js';
+import { type ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { attachSession, type ConnectionLease } from '../../lib/connections/connection-session.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { TEST_SECRET } from '../support/tokens.js';

@@ -1,13 +1,11 @@
 import {
-  checkResourceId,
   ClaimsPermissionResolver,
-  DEFAULT_RESOURCE_ID_PATTERN,
-  grantCovers,
   hasPermission,
   parseRequiredPermission,
-  type PermissionRequirement,
   type Principal,
 } from '../../lib/index.js';
+import { checkResourceId, DEFAULT_RESOURCE_ID_PATTERN } from '../../lib/authorization/resource-id.validator.js';
+import { grantCovers, type PermissionRequirement } from '../../lib/authorization/permission.matcher.js';
 
 const need = (permission: string, id?: string): PermissionRequirement => {
   const parsed = parseRequiredPermission(permission);
