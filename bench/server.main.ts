@@ -4,6 +4,7 @@
  * `process.cpuUsage()`), `mem` (`process.memoryUsage()` after GC), `connections`, `stop`.
  */
 import 'reflect-metadata';
+import { writeHeapSnapshot } from 'node:v8';
 import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -77,6 +78,11 @@ async function main(): Promise<void> {
       return { heapUsed: usage.heapUsed, rss: usage.rss, connections: connectionCounter.open };
     },
     connections: (): number => connectionCounter.open,
+    /** Writes a heap snapshot (after GC) to `args.path`, for digging into memory per connection. */
+    heapSnapshot: (args: { path: string }): string => {
+      for (let i = 0; i < 3; i++) gc();
+      return writeHeapSnapshot(args.path);
+    },
     stop: async (): Promise<true> => {
       await server.close();
       setImmediate(() => process.exit(0));
