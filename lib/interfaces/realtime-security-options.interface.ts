@@ -4,7 +4,7 @@ import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
 import type { Principal } from './principal.interface.js';
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { Redis } from 'ioredis';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
@@ -175,7 +175,7 @@ export interface RateLimitOptions {
    * Nest DI, or instance). Share one (e.g. on Redis) between nodes to limit users cluster-wide.
    * @default InMemoryThrottlerStorage
    */
-  storage?: Type<ThrottlerStorage> | ThrottlerStorage;
+  storage?: Type<WsThrottlerStorage> | WsThrottlerStorage;
   /**
    * Engine.IO handshakes accepted from one address per `handshakeWindowMs` (IPv6 per /64), as a
    * token bucket (0..1,000,000); past it HTTP 403 `RATE_LIMITED`. 0 turns it off. @default 600

@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
@@ -61,7 +61,7 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly messageLimit: number;
     readonly messageWindowMs: number;
     readonly strikes: number;
-    readonly storage: Type<ThrottlerStorage> | ThrottlerStorage | null;
+    readonly storage: Type<WsThrottlerStorage> | WsThrottlerStorage | null;
     readonly handshakesPerAddress: number;
     readonly handshakeWindowMs: number;
     readonly maxTrackedAddresses: number;
