@@ -14,6 +14,7 @@ import { RealtimeAuthenticator, type CredentialSource } from '../interfaces/auth
 import { ModerationStore } from '../interfaces/moderation-store.interface.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 import { userKey } from '../utils/user-key.js';
 import { recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
 
@@ -46,6 +47,8 @@ export type EngineGate = (req: IncomingMessage, callback: (err: string | null | 
 @Injectable()
 export class HandshakePipeline {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing store or authenticator refuses every handshake: one log line per interval, not one each. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly origins: OriginPolicy;
   /** Namespaces with a CONNECT in progress, per engine connection. */
   private readonly connecting = new WeakMap<Socket['conn'], Set<string>>();
@@ -109,7 +112,7 @@ export class HandshakePipeline {
       return { principal, override: await this.checkModeration(principal) };
     } catch (error) {
       if (error instanceof WsSecurityException) throw error;
-      this.logger.error(`token refresh failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error, token)}`);
+      this.failures.error('refresh', `token refresh failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error, token)}`);
       throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
   }
@@ -223,7 +226,7 @@ export class HandshakePipeline {
     else if (error instanceof WsSecurityException) refusal = new HandshakeRefusedError(error.code);
     else if (isAppRefusal(error)) refusal = error;
     else {
-      this.logger.error(`handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error)}`);
+      this.failures.error('handshake', `handshake step failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error)}`);
       refusal = new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     const code = refusal instanceof HandshakeRefusedError ? refusal.code : SecurityErrorCode.UNAUTHORIZED;

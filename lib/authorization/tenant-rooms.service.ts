@@ -12,6 +12,7 @@ import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { isPermissionName, parseRequiredPermission } from './permission.matcher.js';
 import { checkResourceId } from './resource-id.validator.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /**
  * Prefix of every tenant room. A tenant room name always contains `:` and `/`, so it can never
@@ -52,6 +53,8 @@ const MAX_RECHECKS = 3;
 @Injectable()
 export class TenantRooms implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing resolver fails every re-check: one log line per interval. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly joined = new WeakMap<Socket, Map<string, JoinedRoom>>();
   /** The re-check running for a session, and for which principal (one at a time per principal). */
   private readonly revalidating = new WeakMap<ConnectionSession, { principal: Principal; done: Promise<number> }>();
@@ -158,7 +161,7 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
       try {
         allowed = session.state === 'open' && (await this.allowedNow(session, entry));
       } catch (error) {
-        if (!(error instanceof WsSecurityException)) this.logger.error(`permission resolver failed while re-checking rooms (evicting): ${describe(error)}`);
+        if (!(error instanceof WsSecurityException)) this.failures.error('recheck', `permission resolver failed while re-checking rooms (evicting): ${describe(error)}`);
       }
       if (allowed || rooms.get(room) !== entry) return;
       rooms.delete(room);

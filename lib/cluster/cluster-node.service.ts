@@ -13,6 +13,7 @@ import { redact } from './redis-error-log.js';
 import { RepeatingTask } from './repeating-task.js';
 import { RedisPresenceStore } from './redis-presence.store.js';
 import { LOCK_RELEASE, NODE_FORGET, NODE_HEARTBEAT } from './redis-scripts.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** What one reaping did, for logs and tests. */
 export interface ReapReport {
@@ -42,6 +43,8 @@ export interface ReapReport {
 @Injectable()
 export class ClusterNodeService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** Redis down fails every presence announcement: one log line per interval. */
+  private readonly failures = new ThrottledLog(this.logger);
   private heartbeat?: RepeatingTask;
   private maintenance?: RepeatingTask;
   private beats = 0;
@@ -207,7 +210,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       change: Object.freeze({ type: change, tenantId: record.tenantId, userId: record.userId, at, lastSeen: change === 'offline' ? at : null }),
     };
     this.presenceBus.publish(message).catch((error: unknown) => {
-      this.logger.error(`cluster: could not announce a presence change: ${redact(error)}`);
+      this.failures.error('announce', `cluster: could not announce a presence change: ${redact(error)}`);
     });
   }
 

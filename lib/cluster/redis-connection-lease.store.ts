@@ -6,6 +6,7 @@ import { inBatches } from './batches.js';
 import { redact } from './redis-error-log.js';
 import type { RedisConnection } from './redis-connection.js';
 import { LEASE_ACQUIRE, LEASE_REAP, LEASE_RELEASE } from './redis-scripts.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 const BATCH = 500;
 
@@ -30,6 +31,8 @@ export interface LeaseResyncResult {
  */
 export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** Redis down defers every release: one log line per interval. */
+  private readonly failures = new ThrottledLog(this.logger);
   /** Slots this process holds: node-index field → [userKey, leaseId]. */
   private readonly held = new Map<string, readonly [string, string]>();
   /** Acquires in flight (a rebuild must not release them). */
@@ -72,7 +75,7 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
       // Redis is unreachable: the slot is gone here, and `resync` removes it there on recovery.
       if (Date.now() - this.lastReleaseError > 10_000) {
         this.lastReleaseError = Date.now();
-        this.logger.warn(`connection slot release deferred until Redis is back: ${redact(error)}`);
+        this.failures.warn('release', `connection slot release deferred until Redis is back: ${redact(error)}`);
       }
     }
   }

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
-
-const QUIET_MS = 10_000;
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /**
  * Logs Redis trouble without flooding: the first error of an outage at once, then at most one
@@ -10,29 +9,17 @@ const QUIET_MS = 10_000;
  */
 export class RedisErrorLog {
   private readonly logger = new Logger('RealtimeSecurity');
-  private readonly roles = new Map<string, { last: number; suppressed: number; down: boolean }>();
+  private readonly lines = new ThrottledLog(this.logger);
+  private readonly down = new Set<string>();
 
   error(role: string, error: unknown): void {
-    const now = Date.now();
-    const state = this.roles.get(role) ?? { last: 0, suppressed: 0, down: false };
-    this.roles.set(role, state);
-    state.down = true;
-    if (now - state.last < QUIET_MS) {
-      state.suppressed += 1;
-      return;
-    }
-    const more = state.suppressed > 0 ? ` (${state.suppressed} more since the last line)` : '';
-    state.last = now;
-    state.suppressed = 0;
-    this.logger.error(`redis ${role}: ${redact(error)}${more}`);
+    this.down.add(role);
+    this.lines.error(role, `redis ${role}: ${redact(error)}`);
   }
 
   recovered(role: string): void {
-    const state = this.roles.get(role);
-    if (state === undefined || !state.down) return;
-    state.down = false;
-    state.last = 0;
-    state.suppressed = 0;
+    if (!this.down.delete(role)) return;
+    this.lines.reset(role);
     this.logger.log(`redis ${role}: connection is back`);
   }
 }

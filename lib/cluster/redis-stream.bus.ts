@@ -2,6 +2,7 @@ import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/comm
 import { Logger } from '@nestjs/common';
 import { isErrorLike, redact } from './redis-error-log.js';
 import type { RedisConnection } from './redis-connection.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A message handler of one channel: the payload as published, and the publisher's origin. */
 export type StreamBusHandler = (payload: unknown, origin: string) => void;
@@ -21,6 +22,8 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
  */
 export class RedisStreamBus implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing handler fails on every entry: one log line per interval per channel. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly handlers = new Map<string, Set<StreamBusHandler>>();
   private readonly cursors = new Map<string, string>();
   private running?: Promise<void>;
@@ -100,7 +103,7 @@ export class RedisStreamBus implements OnApplicationBootstrap, OnApplicationShut
       try {
         handler(payload, origin);
       } catch (error) {
-        this.logger.error(`cross-node bus handler failed on '${channel}': ${redact(error)}`);
+        this.failures.error(channel, `cross-node bus handler failed on '${channel}': ${redact(error)}`);
       }
     }
   }

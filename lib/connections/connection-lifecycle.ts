@@ -13,6 +13,7 @@ import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { userKey as toUserKey } from '../utils/user-key.js';
 import { ConnectionSession, attachSession, sessionOf, type ConnectionLease } from './connection-session.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A server-observed change of a user's physical connections. The only input presence has. */
 export interface ConnectionLifecycleEvent {
@@ -53,6 +54,8 @@ export interface ConnectionLifecycleStats {
 @Injectable()
 export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing lease store fails every admission and release: one log line per interval per step. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly leasesByConn = new WeakMap<EngineConnection, Map<string, ConnectionLease>>();
   private readonly sessionsByUser = new Map<string, Set<ConnectionSession>>();
   private readonly sessionsByTenant = new Map<string, Set<ConnectionSession>>();
@@ -230,7 +233,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     const id = randomUUID();
     // Through a promise, so a store that throws synchronously still gives the slot back below.
     const granted = Promise.resolve().then(() => this.leases.acquire(key, id, this.options.connections.maxPerUser)).catch((error: unknown) => {
-      this.logger.error(`connection lease store failed on acquire: ${describe(error)}`);
+      this.failures.error('acquire', `connection lease store failed on acquire: ${describe(error)}`);
       return null;
     });
     const lease: ConnectionLease = {
@@ -258,7 +261,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     this.forgetLease(conn, lease);
     this.activeLeases -= 1;
     this.leases.release(lease.userKey, lease.id).catch((error: unknown) => {
-      this.logger.error(`connection lease store failed on release: ${describe(error)}`);
+      this.failures.error('release', `connection lease store failed on release: ${describe(error)}`);
     });
     if (lease.opened) this.emitChange('disconnected', lease);
   }

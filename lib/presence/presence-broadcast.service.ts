@@ -9,6 +9,7 @@ import type { PresenceAudience, PresenceSubject } from '../interfaces/realtime-s
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import type { PresenceChange } from './presence.interface.js';
 import { PresenceService } from './presence.service.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** What a client receives: the subject, the status, and `lastSeen` on offline. Nothing else. */
 export interface PresenceUpdatePayload {
@@ -27,6 +28,8 @@ export interface PresenceUpdatePayload {
 @Injectable()
 export class PresenceBroadcastService implements OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing resolver fails every audience check: one log line per interval. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly subscription: Subscription | null;
   private readonly audience: PresenceAudience;
 
@@ -62,7 +65,7 @@ export class PresenceBroadcastService implements OnApplicationShutdown {
     try {
       return this.audience(session.principal, subject) === true;
     } catch (error) {
-      this.logger.error(`presence audience check failed: ${describe(error)}`);
+      this.failures.error('audience', `presence audience check failed: ${describe(error)}`);
       return false;
     }
   }

@@ -7,6 +7,7 @@ import { PresenceStore, type PresenceConnection, type PresenceRecord } from '../
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InvalidPresenceQueryError } from './invalid-presence-query.error.js';
 import type { ListOnlineOptions, PresenceChange, PresenceInfo, PresencePage } from './presence.interface.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
@@ -43,6 +44,8 @@ export interface PresenceServiceStats {
 @Injectable()
 export class PresenceService implements OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing store or bus fails every connect and close: one log line per interval per step. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly queues = new Map<string, Promise<void>>();
   private readonly dampedOffline = new Map<string, NodeJS.Timeout>();
   private readonly changes = new Subject<PresenceChange>();
@@ -173,7 +176,7 @@ export class PresenceService implements OnApplicationShutdown {
   /** Chains `task` after the user's previous writes; the chain is dropped once it drains. */
   private enqueue(key: string, step: string, task: () => Promise<void>): void {
     const next = (this.queues.get(key) ?? Promise.resolve()).then(task).catch((error: unknown) => {
-      this.logger.error(`presence store failed on ${step}: ${describe(error)}`);
+      this.failures.error(step, `presence store failed on ${step}: ${describe(error)}`);
     });
     this.queues.set(key, next);
     void next.then(() => {
@@ -218,7 +221,7 @@ export class PresenceService implements OnApplicationShutdown {
       // Another offline since (another node's close) is announced by whoever observed it.
       stillOffline = current === null || (current.status === 'offline' && current.lastSeen === record.lastSeen);
     } catch (error) {
-      this.logger.error(`presence store failed on get: ${describe(error)}`);
+      this.failures.error('get', `presence store failed on get: ${describe(error)}`);
       stillOffline = this.lifecycle.sessionsOf(key).length === 0;
     }
     if (stillOffline) {
@@ -230,7 +233,7 @@ export class PresenceService implements OnApplicationShutdown {
     const frozen = Object.freeze(change);
     this.changes.next(frozen);
     this.bus.publish({ origin: this.nodeId, change: frozen }).catch((error: unknown) => {
-      this.logger.error(`presence bus failed on publish: ${describe(error)}`);
+      this.failures.error('publish', `presence bus failed on publish: ${describe(error)}`);
     });
   }
 }

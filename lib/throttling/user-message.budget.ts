@@ -9,6 +9,7 @@ import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
 import { WsThrottlerStorage } from './ws-throttler-storage.interface.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
 export interface WsThrottleRule {
@@ -27,6 +28,8 @@ export interface WsThrottleRule {
 @Injectable()
 export class UserMessageBudget {
   private readonly logger = new Logger('RealtimeSecurity');
+  /** A failing storage refuses every message: one log line per interval, not one each. */
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly strikes = new WeakMap<Socket, number>();
   /** The user's shared budget (`rateLimit.messageLimit` per `rateLimit.messageWindowMs`). */
   readonly shared: WsThrottleRule;
@@ -58,7 +61,7 @@ export class UserMessageBudget {
     try {
       record = await this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
     } catch (error) {
-      this.logger.error(`message rate storage failed: ${describe(error)}`);
+      this.failures.error('storage', `message rate storage failed: ${describe(error)}`);
       throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     const socket = session.socket;

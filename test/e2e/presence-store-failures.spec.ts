@@ -97,19 +97,22 @@ describe('presence: a failing store is logged and never crashes', () => {
   const store = new FlakyStore();
   let errors: jest.SpiedFunction<Logger['error']>;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  // An app per test: a failure site logs at most one line per 10 s, so each test needs its own.
+  beforeEach(async () => {
     t = await startApp({ gateways: [ChatGateway], security: { presence: { store, flapWindowMs: 0 } } });
     presence = t.app.get(PresenceService);
   });
-  afterEach(() => {
+  afterEach(async () => {
     closeAllClients();
+    await t.close();
     store.failOpen = 'no';
     store.failClose = 'no';
     errors.mockClear();
   });
-  afterAll(async () => {
-    await t.close();
+  afterAll(() => {
     errors.mockRestore();
   });
 
