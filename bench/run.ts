@@ -6,7 +6,8 @@
  * gateway, the tutorial stack and this library (in memory, and in cluster mode on Redis). Each
  * server runs in its own process pinned to CPU 0; the load generator runs in another, pinned to
  * CPU 1. Writes bench/results/latest.json (medians of the runs), latest.details.json (every run,
- * the generator's own CPU, the churn figures) and latest.svg, and prints one table.
+ * the generator's own CPU, the churn figures) and latest.svg, and prints one table. A --quick run
+ * writes quick.* instead, a partial one (--only, --phases) partial.*; neither is committed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -340,8 +341,8 @@ async function main(): Promise<void> {
     ],
   };
   mkdirSync(resultsDir, { recursive: true });
-  // A partial run (--only, --phases) never replaces the committed results.
-  const base = options.only.length > 0 || process.argv.includes('--phases') ? 'partial' : 'latest';
+  // Only a full run of everything replaces the committed results (latest.*).
+  const base = options.only.length > 0 || process.argv.includes('--phases') ? 'partial' : options.quick ? 'quick' : 'latest';
   writeFileSync(join(resultsDir, `${base}.json`), JSON.stringify(results, null, 2) + '\n');
   writeFileSync(join(resultsDir, `${base}.details.json`), JSON.stringify(details, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   writeFileSync(join(resultsDir, `${base}.svg`), renderChart(results));
