@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import { io } from 'socket.io-client';
 import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';
-import { buildSampleIfStale, clusterToken, httpJson, killNode, presenceOn, startSampleNode, stopAll, stopNode, type SampleNode } from '../support/cluster.js';
+import { clusterToken, httpJson, killNode, presenceOn, startSampleNode, stopAll, stopNode, type SampleNode } from '../support/cluster.js';
 import { plainClient, RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
@@ -34,7 +38,23 @@ function token(user: string, perms: string[] = ['channel:*']): string {
   return t;
 }
 const moderator = (perms = ['moderation:*']) => token('moderator', perms);
-const start = (name: string) => startSampleNode({ redisUrl: redis.url, nodeId: `${name}-${run}`, env: { MAX_CONNECTIONS_PER_USER: String(MAX), HANDSHAKE_RATE_PER_ADDRESS: '0' } });
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** This file's own build of the sample (ignored by git), so another suite rebuilding dist-sample never pulls it from under these nodes. */
+const OUT = join(ROOT, 'test-artifacts/attacks-sample');
+let entry = '';
+
+/** Compiles lib + sample into OUT (incrementally) and copies the web page beside it. */
+function buildPrivateSample(): string {
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'sample/tsconfig.json', '--outDir', OUT, '--incremental', '--tsBuildInfoFile', join(OUT, '.tsbuildinfo')], { cwd: ROOT, encoding: 'utf8' });
+  cpSync(join(ROOT, 'sample/web/public'), join(OUT, 'sample/web/public'), { recursive: true });
+  const main = join(OUT, 'sample/main.js');
+  // tsc emits even when another helper's in-progress file has a type error; the entry point is what counts.
+  if (!existsSync(main)) throw new Error(`the sample did not compile into ${OUT}:\n${result.stdout}\n${result.stderr}`);
+  return main;
+}
+
+const start = (name: string) => startSampleNode({ entry, redisUrl: redis.url, nodeId: `${name}-${run}`, env: { MAX_CONNECTIONS_PER_USER: String(MAX), HANDSHAKE_RATE_PER_ADDRESS: '0' } });
 const open = (node: SampleNode, user: string, transport: 'polling' | 'websocket' = 'websocket', perms?: string[]) => connected(node.url, '/chat', { transports: [transport], auth: { token: token(user, perms) } });
 const attempt = (node: SampleNode, user: string, transport: 'polling' | 'websocket' = 'websocket') => connect(node.url, '/chat', { transports: [transport], auth: { token: token(user) } });
 
@@ -45,7 +65,7 @@ async function usersOn(node: SampleNode): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  buildSampleIfStale();
+  entry = buildPrivateSample();
   redis = await RedisServer.start();
   [a, b] = await Promise.all([start('a'), start('b')]);
   control = io(`${a.url}/chat`, { forceNew: true, reconnection: false, transports: ['websocket'], auth: { token: token('control', ['channel:*', 'presence:read']) } });

@@ -31,6 +31,8 @@ export interface SampleNodeOptions {
   /** Extra environment (e.g. `MAX_CONNECTIONS_PER_USER`). */
   readonly env?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** The compiled `sample/main.js` to run; default `dist-sample/sample/main.js`. */
+  readonly entry?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export function buildSampleIfStale(): void {
 /** Starts one sample process in cluster mode on a free port; resolves once it prints its `listening on` line. */
 export async function startSampleNode(options: SampleNodeOptions): Promise<SampleNode> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = spawn(process.execPath, [ENTRY], {
+  const child = spawn(process.execPath, [options.entry ?? ENTRY], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
