@@ -168,8 +168,25 @@ const INTERNAL_VALUES = [
   'formatInventory', 'HandshakeRefusedError', 'describe', 'checkResourceId', 'grantCovers', 'TENANT_ROOM_PREFIX',
 ];
 
+/**
+ * A scratch directory with no `node_modules` in any ancestor (Node and TypeScript look there, so
+ * one would lend the consumer packages it never installed).
+ */
+function isolatedScratchDir(): string {
+  const hasAncestorModules = (dir: string): boolean => {
+    for (let at = resolve(dir); ; at = dirname(at)) {
+      if (existsSync(join(at, 'node_modules'))) return true;
+      if (dirname(at) === at) return false;
+    }
+  };
+  const candidates = [process.env.PACK_TEST_TMPDIR, tmpdir(), '/var/tmp', '/dev/shm'].filter((dir): dir is string => !!dir && existsSync(dir));
+  const base = candidates.find((dir) => !hasAncestorModules(dir));
+  if (!base) throw new Error(`no scratch directory without a node_modules above it among ${candidates.join(', ')}; set PACK_TEST_TMPDIR`);
+  return mkdtempSync(join(base, 'rts-pack-'));
+}
+
 describe('the packed package, installed and used by a consumer project', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rts-pack-'));
+  const work = isolatedScratchDir();
   const stage = join(work, 'stage');
   const consumer = join(work, 'consumer');
   const pkg = readJson<PackageJson>(join(ROOT, 'package.json'));
