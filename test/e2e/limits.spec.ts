@@ -252,8 +252,7 @@ async function sendFrames(raw: RawEngineClient, transport: Transport, frames: st
     await raw.sendPollingBody(frames.map((f) => (f === 'BIN' ? `b${Buffer.from([1, 2, 3]).toString('base64')}` : f)).join('\x1e'));
     return;
   }
-  const ws = (raw as unknown as { ws: WebSocket }).ws;
-  for (const frame of frames) ws.send(frame === 'BIN' ? Buffer.from([1, 2, 3]) : frame);
+  await raw.sendEngine(...frames.map((frame) => (frame === 'BIN' ? Buffer.from([1, 2, 3]) : frame)));
 }
 
 /** Opens a connection for `sub`, resolving with the server's socket for that user once it exists. */
