@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { InMemoryConnectionLeaseStore } from '../connections/in-memory-connection-lease.store.js';
 import type { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
 import type { RedisUnavailablePolicy } from '../interfaces/realtime-security-options.interface.js';
-import { inBatches } from './batches.js';
+import { everyHashFieldBatch, inBatches } from './batches.js';
 import { redact } from './redis-error-log.js';
 import type { RedisConnection } from './redis-connection.js';
 import { LEASE_ACQUIRE, LEASE_REAP, LEASE_RELEASE } from './redis-scripts.js';
@@ -115,18 +115,13 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
     const { commands, keys } = this.redis;
     const index = keys.nodeLeases(deadNodeId);
     const alive = keys.nodeAlive(deadNodeId);
-    let cursor = '0';
-    do {
-      const [next, flat] = await commands.hscan(index, cursor, 'COUNT', BATCH);
-      cursor = next;
-      const fields = flat.filter((_, i) => i % 2 === 0);
+    return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
       const results = await Promise.all(fields.map((field) => {
         const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
         return LEASE_REAP.run(commands, [keys.userLeases(userKey), index, alive], [leaseId, field, deadNodeId]);
       }));
-      if (results.includes(-1)) return false;
-    } while (cursor !== '0');
-    return true;
+      return !results.includes(-1);
+    });
   }
 
   private keysFor(userKey: string): string[] {

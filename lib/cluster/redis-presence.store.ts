@@ -5,7 +5,7 @@ import type {
   PresenceTransition,
 } from '../interfaces/presence-store.interface.js';
 import { userKey } from '../utils/user-key.js';
-import { inBatches } from './batches.js';
+import { everyHashFieldBatch, inBatches } from './batches.js';
 import { indexField, parseField } from './redis-connection-lease.store.js';
 import type { RedisConnection } from './redis-connection.js';
 import { PRESENCE_CLOSE, PRESENCE_GET, PRESENCE_OPEN, PRESENCE_REAP } from './redis-scripts.js';
@@ -147,11 +147,7 @@ export class RedisPresenceStore implements PresenceStore {
     const { commands, keys } = this.redis;
     const index = keys.nodePresence(deadNodeId);
     const alive = keys.nodeAlive(deadNodeId);
-    let cursor = '0';
-    do {
-      const [next, flat] = await commands.hscan(index, cursor, 'COUNT', BATCH);
-      cursor = next;
-      const fields = flat.filter((_, i) => i % 2 === 0);
+    return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
       const replies = await Promise.all(fields.map(async (field) => {
         const [tenantId, userId, leaseId] = parseField(field, 3) ?? ['', '', ''];
         const key = userKey(tenantId, userId);
@@ -162,8 +158,8 @@ export class RedisPresenceStore implements PresenceStore {
       }));
       if (replies.includes(null)) return false;
       for (const change of replies) if (change !== null && change.change === 'offline') onChange(change);
-    } while (cursor !== '0');
-    return true;
+      return true;
+    });
   }
 
   private keysFor(connection: PresenceConnection): string[] {
