@@ -43,6 +43,8 @@ const CHANNELS = 50;
 interface Slot {
   socket: Socket | null;
   joined: boolean;
+  /** Ends the socket's "opening" state (connected, refused, or closed by the churn first). */
+  settle: () => void;
 }
 
 let config: SoakLoadConfig | null = null;
@@ -87,6 +89,7 @@ function open(index: number): void {
       counters.opening -= 1;
     }
   };
+  slot.settle = settle;
   socket.once('connect', () => {
     settle();
     counters.opened += 1;
@@ -114,6 +117,8 @@ function open(index: number): void {
 function close(index: number): void {
   const slot = slots[index] as Slot;
   if (slot.socket === null) return;
+  // A socket closed while its handshake is in flight never fires connect or connect_error.
+  slot.settle();
   slot.socket.disconnect();
   slot.socket = null;
   slot.joined = false;
@@ -180,7 +185,7 @@ serveIpc({
     usersSeen.clear();
     for (const key of Object.keys(counters) as (keyof typeof counters)[]) if (key !== 'opening') counters[key] = 0;
     for (const record of [connectErrors, ackErrors]) for (const key of Object.keys(record)) delete record[key];
-    slots = Array.from({ length: args.connections }, () => ({ socket: null, joined: false }));
+    slots = Array.from({ length: args.connections }, () => ({ socket: null, joined: false, settle: () => undefined }));
     refill(MAX_OPENING);
     timers.push(setInterval(tick, TICK_MS));
     return true;
