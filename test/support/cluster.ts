@@ -1,13 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSample } from './sample-process.js';
 import { signToken } from './tokens.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = join(ROOT, 'dist-sample/sample/main.js');
 const PAGE = join(ROOT, 'dist-sample/sample/web/public/index.html');
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:(\d+))/;
 
 /** The JWT secret every sample node of a test cluster shares. */
 export const CLUSTER_SECRET = 'cluster-suite-secret-0123456789-abcdefghijklmnop';
@@ -52,41 +52,14 @@ export function buildSampleIfStale(): void {
 /** Starts one sample process in cluster mode on a free port; resolves once it prints its `listening on` line. */
 export async function startSampleNode(options: SampleNodeOptions): Promise<SampleNode> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = spawn(process.execPath, [options.entry ?? ENTRY], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      JWT_SECRET: CLUSTER_SECRET,
-      REDIS_URL: options.redisUrl,
-      NODE_ID: options.nodeId,
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const sample = await spawnSample({
+    secret: CLUSTER_SECRET,
+    env: { REDIS_URL: options.redisUrl, NODE_ID: options.nodeId, ...options.env },
+    entry: options.entry ?? ENTRY,
+    label: `sample node ${options.nodeId}`,
+    timeoutMs,
   });
-  const output: string[] = [];
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`sample node ${options.nodeId} did not print "listening on" within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
-    const onExit = (code: number | null) => fail(new Error(`sample node ${options.nodeId} exited (code ${code}) before listening:\n${output.join('\n')}`));
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      child.kill('SIGKILL');
-      reject(error);
-    }
-    child.once('exit', onExit);
-    collectLines(child, output, (line) => {
-      const match = LISTENING.exec(line);
-      if (match === null) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve(match[1] as string);
-    });
-  });
-  return { nodeId: options.nodeId, url, process: child, output, exited };
+  return { nodeId: options.nodeId, ...sample };
 }
 
 /** SIGKILL: the node dies without a goodbye. Resolves once it has exited. */
@@ -123,24 +96,6 @@ function newestSource(dirs: string[]): number {
   };
   for (const dir of dirs) if (existsSync(dir)) walk(dir);
   return newest;
-}
-
-function collectLines(child: ChildProcess, into: string[], onLine: (line: string) => void): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      pending += chunk;
-      let newline = pending.indexOf('\n');
-      while (newline !== -1) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        into.push(line);
-        onLine(line);
-        newline = pending.indexOf('\n');
-      }
-    });
-  }
 }
 
 /** Signs a token for the test cluster (the sample's claims: `sub`, `tenant`, `perms`). */
