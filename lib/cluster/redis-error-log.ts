@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { errorText, isErrorLike } from '../utils/error-text.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 
 /**
@@ -24,14 +25,6 @@ export class RedisErrorLog {
   }
 }
 
-/** An error's class and message, without credentials. */
-export function redact(error: unknown): string {
-  const text = isErrorLike(error) ? `${error.name}: ${error.message}` : 'non-error thrown';
-  return text.replace(/\/\/[^/@\s]*@/g, '//***@').slice(0, 300);
-}
-
-/** `instanceof Error` fails for errors made in another realm (a VM context): check the shape instead. */
-export function isErrorLike(value: unknown): value is { name: string; message: string } {
-  return typeof value === 'object' && value !== null
-    && typeof (value as { message?: unknown }).message === 'string' && typeof (value as { name?: unknown }).name === 'string';
-}
+/** An error's class and message, without credentials (see `errorText`). */
+export const redact = errorText;
+export { isErrorLike };

@@ -13,6 +13,7 @@ import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { userKey as toUserKey } from '../utils/user-key.js';
 import { ConnectionSession, attachSession, sessionOf, type ConnectionLease } from './connection-session.js';
+import { errorText } from '../utils/error-text.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A server-observed change of a user's physical connections. The only input presence has. */
@@ -297,7 +298,7 @@ function removeFrom<K>(index: Map<K, Set<ConnectionSession>>, key: K, session: C
   return true;
 }
 
-/** An error's class and message only: stores may include connection details, never tokens. */
+/** An error's class and message only (`errorText`: URL credentials removed, 300 characters at most); never a stack. */
 export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'non-error thrown';
+  return errorText(error);
 }
