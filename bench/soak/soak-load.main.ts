@@ -177,7 +177,44 @@ function stats(): SoakLoadStats {
   };
 }
 
+/**
+ * Connects every user id of the pool once (join, one message, close), at most MAX_OPENING at a
+ * time, so what the server keeps per user it has seen (an offline presence record with its
+ * `lastSeen`, a rate-limit counter until its sweep) is already in the heap baseline: the soak then
+ * measures growth with time and traffic, not the size of its user pool.
+ */
+async function touchPool(c: SoakLoadConfig): Promise<{ touched: number; failed: number }> {
+  const pool = c.connections * 2;
+  let next = 0;
+  let touched = 0;
+  let failed = 0;
+  const now = Math.floor(Date.now() / 1000);
+  const one = (n: number) => new Promise<void>((resolve) => {
+    const token = sign(c.secret, { sub: `u${n}`, tenant: c.tenant, perms: ['channel:*'], iat: now, exp: now + 3600 });
+    const socket = io(`${c.url}/chat`, { forceNew: true, reconnection: false, timeout: 20_000, transports: ['websocket'], auth: { token }, localAddress: `127.0.0.${2 + (n % 200)}` } as Parameters<typeof io>[1]);
+    const done = (ok: boolean) => {
+      if (ok) touched += 1;
+      else failed += 1;
+      socket.close();
+      resolve();
+    };
+    socket.once('connect_error', () => done(false));
+    socket.once('connect', async () => {
+      const channelId = `room-${n % CHANNELS}`;
+      const joined = (await socket.timeout(10_000).emitWithAck('channel:join', { channelId }).catch(() => null)) as { ok?: boolean } | null;
+      const sent = (await socket.timeout(10_000).emitWithAck('message:send', { channelId, text: 'warm-up' }).catch(() => null)) as { ok?: boolean } | null;
+      done(joined?.ok === true && sent?.ok === true);
+    });
+  });
+  const worker = async () => {
+    while (next < pool) await one(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_OPENING, pool) }, worker));
+  return { touched, failed };
+}
+
 serveIpc({
+  touchPool,
   /** Opens every slot, then churns and sends until `stop`. */
   start: (args: SoakLoadConfig) => {
     config = args;

@@ -114,15 +114,18 @@ async function main(): Promise<void> {
   try {
     console.log(`soak: ${options.connections} connections, churn ${options.churnPerSecond}/s, ${options.messagesPerSecond} messages/s for ${options.durationS} s against the sample on ${url} (${cpus().length} cores, ${mb(totalmem())} MB)`);
     // Warm-up (not measured): a few hundred connections and messages for 3 s, so code compiled
-    // and caches filled on first use are in the baseline, not counted as growth.
-    const warmup: SoakLoadConfig = { url, secret, tenant: TENANT, connections: Math.min(200, options.connections), churnPerSecond: 20, messagesPerSecond: 100 };
+    // and caches filled on first use are in the baseline, not counted as growth; then every user
+    // id of the pool once, so per-user state (offline presence records, rate-limit counters) is too.
+    const loadConfig: SoakLoadConfig = { url, secret, tenant: TENANT, connections: options.connections, churnPerSecond: options.churnPerSecond, messagesPerSecond: options.messagesPerSecond };
+    const warmup: SoakLoadConfig = { ...loadConfig, connections: Math.min(200, options.connections), churnPerSecond: 20, messagesPerSecond: 100 };
     await loadIpc.call('start', warmup);
     await sleep(3000);
     await loadIpc.call('stop');
+    const pool = await loadIpc.call<{ touched: number; failed: number }>('touchPool', loadConfig);
+    console.log(`warm-up: ${pool.touched} user ids of the pool connected once (${pool.failed} failed)`);
     await drain(serverIpc);
     const baseline = await serverIpc.call<SoakServerStats>('gc');
     console.log(`baseline after GC: heap ${mb(baseline.heapUsed)} MB, rss ${mb(baseline.rss)} MB`);
-    const loadConfig: SoakLoadConfig = { url, secret, tenant: TENANT, connections: options.connections, churnPerSecond: options.churnPerSecond, messagesPerSecond: options.messagesPerSecond };
     await loadIpc.call('start', loadConfig);
     const started = Date.now();
     console.log(row(['t(s)', 'conns', 'opening', 'sockets', 'opened', 'msgs/s', 'acked', 'recv', 'errors', 'heap MB', 'rss MB']));
