@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSample } from './sample-process.js';
@@ -37,16 +37,39 @@ export interface SampleNodeOptions {
 
 /**
  * Builds the sample (`npm run build:sample`) when `dist-sample` is missing or older than any
- * source under lib/ or sample/. Call once in `beforeAll`.
+ * source under lib/ or sample/. Call once in `beforeAll`. Jest runs files in parallel workers and
+ * the build starts with `rm -rf dist-sample`, so builds are serialised by a lock directory
+ * (`mkdir` is atomic) and the staleness is checked again once the lock is held.
  */
 export function buildSampleIfStale(): void {
-  if (existsSync(ENTRY) && existsSync(PAGE)) {
-    const built = statSync(ENTRY).mtimeMs;
-    if (newestSource([join(ROOT, 'lib'), join(ROOT, 'sample')]) <= built) return;
+  if (isFresh()) return;
+  const lock = join(ROOT, '.sample-build.lock');
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than the longest build is left over from a killed run.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`could not take ${lock} within 180 s (another sample build is running)`);
+      // A file lock, not test synchronisation: block this worker briefly while another builds.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
   }
-  const result = spawnSync('npm', ['run', 'build:sample'], { cwd: ROOT, encoding: 'utf8', env: process.env });
-  // tsc emits even when another in-progress file has a type error; the entry point is what counts.
-  if (!existsSync(ENTRY) || !existsSync(PAGE)) throw new Error(`npm run build:sample did not produce ${ENTRY}:\n${result.stdout}\n${result.stderr}`);
+  try {
+    if (isFresh()) return;
+    const result = spawnSync('npm', ['run', 'build:sample'], { cwd: ROOT, encoding: 'utf8', env: process.env });
+    // tsc emits even when another in-progress file has a type error; the entry point is what counts.
+    if (!existsSync(ENTRY) || !existsSync(PAGE)) throw new Error(`npm run build:sample did not produce ${ENTRY}:\n${result.stdout}\n${result.stderr}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function isFresh(): boolean {
+  if (!existsSync(ENTRY) || !existsSync(PAGE)) return false;
+  return newestSource([join(ROOT, 'lib'), join(ROOT, 'sample')]) <= statSync(ENTRY).mtimeMs;
 }
 
 /** Starts one sample process in cluster mode on a free port; resolves once it prints its `listening on` line. */
