@@ -50,8 +50,11 @@ export class HandshakePipeline {
   /** A failing store or authenticator refuses every handshake: one log line per interval, not one each. */
   private readonly failures = new ThrottledLog(this.logger);
   private readonly origins: OriginPolicy;
-  /** Namespaces with a CONNECT in progress, per engine connection. */
-  private readonly connecting = new WeakMap<Socket['conn'], Set<string>>();
+  /**
+   * Namespaces with a CONNECT in progress, per engine connection: the one name itself in the
+   * usual case, a set only while several are; the entry goes once none is (nothing kept per connection).
+   */
+  private readonly connecting = new WeakMap<Socket['conn'], string | Set<string>>();
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
@@ -131,9 +134,10 @@ export class HandshakePipeline {
     // 6. recovery is the same user's
     if (socket.recovered) this.checkRecovery(socket, principal);
     // 7. moderation
-    const override = await this.checkModeration(principal);
+    const key = userKey(principal.tenantId, principal.userId);
+    const override = await this.checkModeration(principal, key);
     // 8. admit (takes the slot)
-    const session = await this.lifecycle.admit(socket, principal, override);
+    const session = await this.lifecycle.admit(socket, principal, override, key);
     // 9. the app's middlewares; any failure releases the slot
     try {
       await this.runAppMiddlewares(socket, appMiddlewares);
@@ -181,8 +185,7 @@ export class HandshakePipeline {
   }
 
   /** Step 7: throws `BANNED` for a banned user; returns the permission override, if any. */
-  private async checkModeration(principal: Principal): Promise<readonly string[] | null> {
-    const key = userKey(principal.tenantId, principal.userId);
+  private async checkModeration(principal: Principal, key = userKey(principal.tenantId, principal.userId)): Promise<readonly string[] | null> {
     const [ban, override] = await Promise.all([this.moderation.getBan(key), this.moderation.getPermissions(key)]);
     if (ban !== null) throw new WsSecurityException(SecurityErrorCode.BANNED);
     return override;
@@ -205,18 +208,23 @@ export class HandshakePipeline {
   }
 
   private beginConnect(socket: Socket): boolean {
-    let names = this.connecting.get(socket.conn);
-    if (names === undefined) {
-      names = new Set();
-      this.connecting.set(socket.conn, names);
-    }
-    if (names.has(socket.nsp.name)) return false;
-    names.add(socket.nsp.name);
+    const name = socket.nsp.name;
+    const names = this.connecting.get(socket.conn);
+    if (names === undefined) this.connecting.set(socket.conn, name);
+    else if (names === name || (typeof names !== 'string' && names.has(name))) return false;
+    else if (typeof names === 'string') this.connecting.set(socket.conn, new Set([names, name]));
+    else names.add(name);
     return true;
   }
 
   private endConnect(socket: Socket): void {
-    this.connecting.get(socket.conn)?.delete(socket.nsp.name);
+    const name = socket.nsp.name;
+    const names = this.connecting.get(socket.conn);
+    if (names === name) this.connecting.delete(socket.conn);
+    else if (names !== undefined && typeof names !== 'string') {
+      names.delete(name);
+      if (names.size === 0) this.connecting.delete(socket.conn);
+    }
   }
 
   /** Maps any failure to a coded refusal; unexpected errors are logged (never with a credential). */

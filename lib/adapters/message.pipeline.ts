@@ -1,14 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Socket } from 'socket.io';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import type { ConnectionSession } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
-import { WsSecurityException, type SecurityErrorBody } from '../exceptions/ws-security.exception.js';
+import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { TransportLimits } from '../throttling/transport-limits.service.js';
 import { UserMessageBudget } from '../throttling/user-message.budget.js';
 import { HandshakePipeline } from './handshake.pipeline.js';
+import { reply } from './socket-reply.js';
+
+// Kept here for the modules that import it from this one.
+export { reply };
 
 type Ack = (body: unknown) => void;
 type SocketEvent = [string, ...unknown[]];
@@ -19,7 +23,9 @@ type SocketEvent = [string, ...unknown[]];
  *  2. the token has not expired (plus grace): otherwise `TOKEN_EXPIRED` and the socket closes;
  *  3. the refresh event is answered here, by the library, on every namespace (it counts against
  *     the user's message budget like any other event);
- *  4. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
+ *  4. the event name is screened (`TransportLimits.screen`: reserved or unhandled names dropped);
+ *  5. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
+ * One `socket.use` middleware per socket does all of it.
  */
 @Injectable()
 export class MessagePipeline {
@@ -29,6 +35,7 @@ export class MessagePipeline {
     private readonly handshake: HandshakePipeline,
     private readonly events: SecurityEventsService,
     private readonly budget: UserMessageBudget,
+    private readonly limits: TransportLimits,
   ) {}
 
   install(session: ConnectionSession): void {
@@ -52,7 +59,7 @@ export class MessagePipeline {
       void this.refresh(session, event[1], ack);
       return;
     }
-    next();
+    this.limits.screen(session.socket, event, next);
   }
 
   private async refresh(session: ConnectionSession, payload: unknown, ack: Ack | undefined): Promise<void> {
@@ -93,10 +100,4 @@ function ackOf(event: SocketEvent): Ack | undefined {
 
 function eventName(event: SocketEvent): string | undefined {
   return typeof event[0] === 'string' ? event[0] : undefined;
-}
-
-/** Answers through the ack when the client asked for one, else as an `exception` event. */
-export function reply(socket: Socket, ack: Ack | undefined, body: SecurityErrorBody | Record<string, unknown>): void {
-  if (ack !== undefined) ack(body);
-  else if ('error' in body) socket.emit('exception', body);
 }

@@ -57,8 +57,10 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   private readonly logger = new Logger('RealtimeSecurity');
   /** A failing lease store fails every admission and release: one log line per interval per step. */
   private readonly failures = new ThrottledLog(this.logger);
-  private readonly leasesByConn = new WeakMap<EngineConnection, Map<string, ConnectionLease>>();
-  private readonly sessionsByUser = new Map<string, Set<ConnectionSession>>();
+  /** Leases per engine connection: the lease itself in the usual case (one user), a map by user key only past one. */
+  private readonly leasesByConn = new WeakMap<EngineConnection, ConnectionLease | Map<string, ConnectionLease>>();
+  /** Open sessions per user: the session itself in the usual case, a set only past one. */
+  private readonly sessionsByUser = new Map<string, ConnectionSession | Set<ConnectionSession>>();
   private readonly sessionsByTenant = new Map<string, Set<ConnectionSession>>();
   private sessionCount = 0;
   private readonly expiry = new ExpiryScheduler<ConnectionSession>((session) => this.onExpiryDue(session));
@@ -96,10 +98,10 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
 
   /**
    * Last handshake step: takes the user's connection slot (shared per physical connection) and
-   * attaches the session. Throws `HandshakeRefusedError` when a ceiling is reached.
+   * attaches the session. Throws `HandshakeRefusedError` when a ceiling is reached. `key` is the
+   * principal's user key, when the caller has it already.
    */
-  async admit(socket: Socket, principal: Principal, permissionOverride: readonly string[] | null): Promise<ConnectionSession> {
-    const key = toUserKey(principal.tenantId, principal.userId);
+  async admit(socket: Socket, principal: Principal, permissionOverride: readonly string[] | null, key = toUserKey(principal.tenantId, principal.userId)): Promise<ConnectionSession> {
     const lease = await this.takeLease(socket.conn, key, principal);
     const session = new ConnectionSession(socket, principal, lease, permissionOverride);
     attachSession(socket, session);
@@ -119,7 +121,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     const session = sessionOf(socket);
     if (session === undefined || session.state !== 'pending') return undefined;
     session.state = 'open';
-    addTo(this.sessionsByUser, session.userKey, session);
+    addUserSession(this.sessionsByUser, session.userKey, session);
     addTo(this.sessionsByTenant, session.lease.tenantId, session);
     this.sessionCount += 1;
     socket.once('disconnect', () => this.close(session));
@@ -137,7 +139,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     if (session.state === 'closed') return;
     session.state = 'closed';
     this.expiry.cancel(session);
-    if (removeFrom(this.sessionsByUser, session.userKey, session)) this.sessionCount -= 1;
+    if (removeUserSession(this.sessionsByUser, session.userKey, session)) this.sessionCount -= 1;
     removeFrom(this.sessionsByTenant, session.lease.tenantId, session);
     this.dropLeaseRef(session.socket.conn, session.lease);
   }
@@ -153,7 +155,8 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
 
   /** Open sessions of a user on this node. */
   sessionsOf(userKey: string): readonly ConnectionSession[] {
-    return [...(this.sessionsByUser.get(userKey) ?? [])];
+    const held = this.sessionsByUser.get(userKey);
+    return held === undefined ? [] : held instanceof ConnectionSession ? [held] : [...held];
   }
 
   /** Open sessions of a tenant on this node, every namespace (a live view: do not close while iterating). */
@@ -164,7 +167,10 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   /** Every open session on this node. */
   allSessions(): ConnectionSession[] {
     const all: ConnectionSession[] = [];
-    for (const set of this.sessionsByUser.values()) all.push(...set);
+    for (const held of this.sessionsByUser.values()) {
+      if (held instanceof ConnectionSession) all.push(held);
+      else all.push(...held);
+    }
     return all;
   }
 
@@ -220,7 +226,8 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   }
 
   private async takeLease(conn: EngineConnection, key: string, principal: Principal): Promise<ConnectionLease> {
-    const existing = this.leasesByConn.get(conn)?.get(key);
+    const held = this.leasesByConn.get(conn);
+    const existing = held === undefined ? undefined : held instanceof Map ? held.get(key) : held.userKey === key ? held : undefined;
     if (existing !== undefined && !existing.released) {
       existing.refs += 1;
       if (await existing.granted) return existing;
@@ -241,12 +248,10 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
       id, userKey: key, userId: principal.userId, tenantId: principal.tenantId,
       granted: granted.then((ok) => ok === true), refs: 1, opened: false, released: false,
     };
-    let byUser = this.leasesByConn.get(conn);
-    if (byUser === undefined) {
-      byUser = new Map();
-      this.leasesByConn.set(conn, byUser);
-    }
-    byUser.set(key, lease);
+    const current = this.leasesByConn.get(conn);
+    if (current === undefined || (!(current instanceof Map) && current.userKey === key)) this.leasesByConn.set(conn, lease);
+    else if (current instanceof Map) current.set(key, lease);
+    else this.leasesByConn.set(conn, new Map([[current.userKey, current], [key, lease]]));
     const outcome = await granted;
     if (outcome === true) return lease;
     lease.released = true;
@@ -268,10 +273,14 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   }
 
   private forgetLease(conn: EngineConnection, lease: ConnectionLease): void {
-    const byUser = this.leasesByConn.get(conn);
-    if (byUser?.get(lease.userKey) !== lease) return;
-    byUser.delete(lease.userKey);
-    if (byUser.size === 0) this.leasesByConn.delete(conn);
+    const held = this.leasesByConn.get(conn);
+    if (held === lease) {
+      this.leasesByConn.delete(conn);
+      return;
+    }
+    if (!(held instanceof Map) || held.get(lease.userKey) !== lease) return;
+    held.delete(lease.userKey);
+    if (held.size === 0) this.leasesByConn.delete(conn);
   }
 
   private emitChange(type: ConnectionLifecycleEvent['type'], lease: ConnectionLease): void {
@@ -288,6 +297,27 @@ function addTo<K>(index: Map<K, Set<ConnectionSession>>, key: K, session: Connec
     index.set(key, set);
   }
   set.add(session);
+}
+
+/** Adds the session to a per-user index that holds a lone session as itself. */
+function addUserSession(index: Map<string, ConnectionSession | Set<ConnectionSession>>, key: string, session: ConnectionSession): void {
+  const held = index.get(key);
+  if (held === undefined) index.set(key, session);
+  else if (held instanceof ConnectionSession) {
+    if (held !== session) index.set(key, new Set([held, session]));
+  } else held.add(session);
+}
+
+/** Removes the session from a per-user index; deletes the key once none is left. True when it was there. */
+function removeUserSession(index: Map<string, ConnectionSession | Set<ConnectionSession>>, key: string, session: ConnectionSession): boolean {
+  const held = index.get(key);
+  if (held === session) {
+    index.delete(key);
+    return true;
+  }
+  if (held === undefined || held instanceof ConnectionSession || !held.delete(session)) return false;
+  if (held.size === 0) index.delete(key);
+  return true;
 }
 
 /** Removes the session; deletes the key once its set is empty. True when it was there. */

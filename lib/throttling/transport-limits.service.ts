@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import type { EngineGate } from '../adapters/handshake.pipeline.js';
-import { reply } from '../adapters/message.pipeline.js';
+import { reply } from '../adapters/socket-reply.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
@@ -33,6 +33,8 @@ export class TransportLimits {
   private readonly logger = new Logger('RealtimeSecurity');
   readonly parser: SocketIoParser;
   private readonly refreshEvent: string;
+  /** One listener shared by every socket (Socket.IO calls it with the socket as `this`). */
+  private readonly onSocketError: (this: Socket, error: unknown) => void;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions,
@@ -42,6 +44,12 @@ export class TransportLimits {
   ) {
     this.parser = attachmentLimitedParser(options.transport.maxAttachments);
     this.refreshEvent = options.tokens.refreshEvent;
+    const logger = this.logger;
+    this.onSocketError = function onSocketError(this: Socket, error: unknown): void {
+      const name = error instanceof Error ? error.name : 'Error';
+      const message = error instanceof Error ? error.message.slice(0, 64) : 'non-error';
+      logger.debug(`socket error on ${JSON.stringify(this.nsp.name)}: ${name}: ${message}`);
+    };
   }
 
   /** The engine gate behind the per-address handshake limit. */
@@ -50,27 +58,25 @@ export class TransportLimits {
   }
 
   /**
-   * Called for every connected socket, right after the message pipeline is installed (so a
-   * closed or expired session is answered as such first):
+   * Called for every connected socket, right after the message pipeline is installed:
    *  - the slow-consumer bound on its connection;
-   *  - event names: a reserved name (`error`, `disconnect`, ...) is dropped, its ack answered
-   *    `BAD_REQUEST`; a name nothing listens to (a number, `__proto__`, a typo) is dropped, its
-   *    ack answered `NOT_FOUND`, so an ack never waits for a handler that does not exist;
    *  - a malformed packet (bad JSON, too many attachments, a tampered placeholder) makes
    *    Socket.IO close the connection and report an `error` on its sockets: one debug line
    *    (name and a bounded message, never the packet).
    */
   watch(socket: Socket): void {
     this.outbound.watch(socket.conn);
-    socket.use((event, next) => this.screen(socket, event as unknown[], next));
-    socket.on('error', (error: unknown) => {
-      const name = error instanceof Error ? error.name : 'Error';
-      const message = error instanceof Error ? error.message.slice(0, 64) : 'non-error';
-      this.logger.debug(`socket error on ${JSON.stringify(socket.nsp.name)}: ${name}: ${message}`);
-    });
+    socket.on('error', this.onSocketError);
   }
 
-  private screen(socket: Socket, event: unknown[], next: (err?: Error) => void): void {
+  /**
+   * Event names, screened by the message pipeline's middleware once it has passed the event (so
+   * a closed or expired session is answered as such first; one middleware per socket, not two):
+   * a reserved name (`error`, `disconnect`, ...) is dropped, its ack answered `BAD_REQUEST`; a
+   * name nothing listens to (a number, `__proto__`, a typo) is dropped, its ack answered
+   * `NOT_FOUND`, so an ack never waits for a handler that does not exist.
+   */
+  screen(socket: Socket, event: unknown[], next: (err?: Error) => void): void {
     const name = event[0];
     const last = event[event.length - 1];
     const ack = typeof last === 'function' ? (last as Ack) : undefined;
