@@ -16,8 +16,8 @@ export interface InMemoryPresenceStoreOptions {
 interface UserEntry {
   readonly tenantId: string;
   readonly userId: string;
-  /** Open connections: lease id → node id. */
-  readonly leases: Map<string, string>;
+  /** Open connections (lease ids): the id itself for one (the usual case), a set past one, null for none. */
+  leases: string | Set<string> | null;
   since: number | null;
   lastSeen: number | null;
 }
@@ -58,12 +58,17 @@ export class InMemoryPresenceStore implements PresenceStore {
     const key = userKey(connection.tenantId, connection.userId);
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = { tenantId: connection.tenantId, userId: connection.userId, leases: new Map(), since: null, lastSeen: null };
+      entry = { tenantId: connection.tenantId, userId: connection.userId, leases: null, since: null, lastSeen: null };
       this.entries.set(key, entry);
     }
-    if (entry.leases.has(connection.leaseId)) return { change: 'none', record: toRecord(entry) };
-    entry.leases.set(connection.leaseId, connection.nodeId);
-    if (entry.leases.size > 1) return { change: 'none', record: toRecord(entry) };
+    const { leases } = entry;
+    if (leases === connection.leaseId || (typeof leases === 'object' && leases !== null && leases.has(connection.leaseId))) return { change: 'none', record: toRecord(entry) };
+    if (leases !== null) {
+      if (typeof leases === 'string') entry.leases = new Set([leases, connection.leaseId]);
+      else leases.add(connection.leaseId);
+      return { change: 'none', record: toRecord(entry) };
+    }
+    entry.leases = connection.leaseId;
     entry.since = at;
     this.offline.delete(key);
     insertSorted(this.tenantList(entry.tenantId), entry.userId);
@@ -74,7 +79,7 @@ export class InMemoryPresenceStore implements PresenceStore {
     const key = userKey(connection.tenantId, connection.userId);
     const entry = this.entries.get(key);
     if (entry === undefined) return { change: 'none', record: unknownRecord(connection.tenantId, connection.userId) };
-    if (!entry.leases.delete(connection.leaseId) || entry.leases.size > 0) return { change: 'none', record: toRecord(entry) };
+    if (!removeLease(entry, connection.leaseId) || entry.leases !== null) return { change: 'none', record: toRecord(entry) };
     entry.since = null;
     entry.lastSeen = at;
     const list = this.online.get(entry.tenantId);
@@ -151,8 +156,23 @@ export class InMemoryPresenceStore implements PresenceStore {
   }
 }
 
+/** Removes a lease id from the entry (null once none is left); true when it was there. */
+function removeLease(entry: UserEntry, leaseId: string): boolean {
+  const { leases } = entry;
+  if (leases === null) return false;
+  if (typeof leases === 'string') {
+    if (leases !== leaseId) return false;
+    entry.leases = null;
+    return true;
+  }
+  if (!leases.delete(leaseId)) return false;
+  if (leases.size === 0) entry.leases = null;
+  return true;
+}
+
 function toRecord(entry: UserEntry): PresenceRecord {
-  const connections = entry.leases.size;
+  const { leases } = entry;
+  const connections = leases === null ? 0 : typeof leases === 'string' ? 1 : leases.size;
   return Object.freeze({
     userId: entry.userId,
     tenantId: entry.tenantId,
