@@ -18,34 +18,47 @@ interface Packet {
  */
 @Injectable()
 export class OutboundBufferMonitor {
-  private readonly watched = new WeakSet<EngineConnection>();
-  private readonly max: number;
+  /**
+   * Listeners shared by every connection (Engine.IO calls them with the connection as `this`);
+   * the per-connection state is one number on the connection itself: no closures per connection.
+   */
+  private readonly onPacket: (this: WatchedConnection, packet: Packet) => void;
+  private readonly onFlush = function onFlush(this: WatchedConnection): void {
+    this[QUEUED] = 0;
+  };
+  private readonly onClose: (this: WatchedConnection) => void;
 
   constructor(@Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions) {
-    this.max = options.transport.maxBufferedBytes;
+    const max = options.transport.maxBufferedBytes;
+    const onPacket = function onPacket(this: WatchedConnection, packet: Packet): void {
+      const queued = (this[QUEUED] ?? 0) + sizeOf(packet.data);
+      this[QUEUED] = queued;
+      if (queued + socketBuffered(this) > max) {
+        this.off('packetCreate', onPacket);
+        // Discard: never wait for a drain that a stalled peer will not allow.
+        this.close(true);
+      }
+    };
+    this.onPacket = onPacket;
+    this.onClose = function onClose(this: WatchedConnection): void {
+      this.off('packetCreate', onPacket);
+    };
   }
 
   watch(conn: EngineConnection): void {
-    if (this.watched.has(conn)) return;
-    this.watched.add(conn);
-    let queued = 0;
-    const onPacket = (packet: Packet) => {
-      queued += sizeOf(packet.data);
-      if (queued + socketBuffered(conn) > this.max) {
-        conn.off('packetCreate', onPacket);
-        // Discard: never wait for a drain that a stalled peer will not allow.
-        conn.close(true);
-      }
-    };
-    conn.on('packetCreate', onPacket);
-    conn.on('flush', () => {
-      queued = 0;
-    });
-    conn.once('close', () => {
-      conn.off('packetCreate', onPacket);
-    });
+    const watched = conn as WatchedConnection;
+    if (watched[QUEUED] !== undefined) return;
+    watched[QUEUED] = 0;
+    conn.on('packetCreate', this.onPacket);
+    conn.on('flush', this.onFlush);
+    conn.once('close', this.onClose);
   }
 }
+
+/** Bytes queued on a watched connection since its last flush (absent: not watched). */
+const QUEUED = Symbol('realtime-security:outbound-queued');
+
+type WatchedConnection = EngineConnection & { [QUEUED]?: number };
 
 function sizeOf(data: unknown): number {
   if (typeof data === 'string') return data.length;
