@@ -68,6 +68,9 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   private readonly principalChanges = new Subject<ConnectionSession>();
   private activeLeases = 0;
 
+  /** The `disconnect` listener of every open socket (called with the socket as `this`; `close` is idempotent). */
+  private readonly onDisconnect: (this: Socket) => void;
+
   /** Physical connections opening and closing, as observed by the server. */
   readonly changes$: Observable<ConnectionLifecycleEvent> = this.changes.asObservable();
 
@@ -78,7 +81,13 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     @Inject(ConnectionLeaseStore) private readonly leases: ConnectionLeaseStore,
     private readonly events: SecurityEventsService,
-  ) {}
+  ) {
+    const lifecycle = this;
+    this.onDisconnect = function onDisconnect(this: Socket): void {
+      const session = sessionOf(this);
+      if (session !== undefined) lifecycle.close(session);
+    };
+  }
 
   /** Connections (leases) this process holds now. */
   get connectionCount(): number {
@@ -124,7 +133,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     addUserSession(this.sessionsByUser, session.userKey, session);
     addTo(this.sessionsByTenant, session.lease.tenantId, session);
     this.sessionCount += 1;
-    socket.once('disconnect', () => this.close(session));
+    socket.on('disconnect', this.onDisconnect);
     void socket.join(USER_ROOM_PREFIX + session.userKey);
     this.scheduleExpiry(session);
     if (!session.lease.opened) {

@@ -51,7 +51,12 @@ const SESSION = Symbol('realtime-security:session');
 export function attachSession(socket: Socket, session: ConnectionSession): void {
   const data = socket.data as Record<PropertyKey, unknown>;
   Object.defineProperty(data, SESSION, { value: session, enumerable: false, configurable: false });
-  Object.defineProperty(data, 'principal', { get: () => session.principal, enumerable: true, configurable: false });
+  Object.defineProperty(data, 'principal', { get: principalOfData, enumerable: true, configurable: false });
+}
+
+/** The `socket.data.principal` getter, shared by every socket (no closure per socket). */
+function principalOfData(this: Record<PropertyKey, unknown>): Principal {
+  return (this[SESSION] as ConnectionSession).principal;
 }
 
 /** The session of an authenticated socket, or `undefined` for anything else. */
