@@ -53,6 +53,8 @@ describe('browser: chat and live presence', () => {
   it('shows the server\'s refusals as a person would read them', async () => {
     // Carol may read #general only, and write nowhere.
     const carol = await openAs(browser, sample.url, 'carol');
+    // The page joins #general on connect and then resets the channel picker: wait for that first.
+    await shows(carol.locator('#channel-status', { hasText: 'In #general' }));
     await carol.locator('#channel').selectOption('random');
     await carol.locator('#channel-form button[type="submit"]').click();
     await shows(carol.locator('#notices li[data-code="FORBIDDEN"]', { hasText: "You don't have access to #random." }));
