@@ -11,9 +11,6 @@ import { UserMessageBudget } from '../throttling/user-message.budget.js';
 import { HandshakePipeline } from './handshake.pipeline.js';
 import { reply } from './socket-reply.js';
 
-// Kept here for the modules that import it from this one.
-export { reply };
-
 type Ack = (body: unknown) => void;
 type SocketEvent = [string, ...unknown[]];
 

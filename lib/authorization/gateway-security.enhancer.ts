@@ -1,6 +1,6 @@
 import type { ArgumentsHost, CanActivate, ExecutionContext, OnModuleDestroy, Type, WsExceptionFilter } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import { reply } from '../adapters/message.pipeline.js';
+import { reply } from '../adapters/socket-reply.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';

@@ -1,7 +1,7 @@
 import { Catch, HttpException, HttpStatus, Injectable, Logger, type ArgumentsHost, type WsExceptionFilter } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { reply } from '../adapters/message.pipeline.js';
+import { reply } from '../adapters/socket-reply.js';
 import { describe } from '../connections/connection-lifecycle.js';
 import { sessionOf } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
