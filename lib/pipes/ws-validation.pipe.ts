@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException, type FieldError } from '../exceptions/ws-security.exception.js';
+import { compileDtoFastPath, type DtoFastPath } from './dto-fast-path.js';
 import { dtoMetadataOf, isDtoType } from './dto-metadata.js';
 import { FORBIDDEN_KEYS, inspectPayload, type PayloadLimits } from './payload.inspector.js';
 import type { WsValidationPipeOptions } from './ws-validation-pipe-options.interface.js';
@@ -32,7 +33,11 @@ const RANGES: Readonly<Record<keyof typeof DEFAULTS, readonly [number, number]>>
  *  2. the whole payload must fit the caps (`maxDepth`, `maxArrayLength`, `maxStringLength`,
  *     `maxProperties`) and hold no `__proto__`, `constructor` or `prototype` key at any depth,
  *     inside objects and arrays (`forbiddenKey`);
- *  3. class-transformer builds the DTO instance and class-validator checks it.
+ *  3. class-transformer builds the DTO instance and class-validator checks it. A flat payload of
+ *     a DTO whose rules are all synchronous single-value constraints is built and checked by a
+ *     path compiled once per class from the same metadata and the same constraint objects, and
+ *     returned synchronously; anything else, and every payload that path cannot prove valid,
+ *     takes the full class-transformer + class-validator path (so refusals read the same).
  * A refusal is `WsSecurityException('VALIDATION_FAILED', { fields: [{ path, constraints }] })`:
  * rule names and paths only, never a value. A path segment the DTO does not declare came from
  * the client and is shown as `*` (the three forbidden keys are shown by name).
@@ -41,8 +46,10 @@ const RANGES: Readonly<Record<keyof typeof DEFAULTS, readonly [number, number]>>
  * must hold that type; other non-DTO types (interfaces, `unknown`) get the structural checks only.
  */
 @Injectable()
-export class WsValidationPipe implements PipeTransform<unknown, Promise<unknown>> {
+export class WsValidationPipe implements PipeTransform<unknown, unknown> {
   private readonly limits: PayloadLimits;
+  /** Per DTO class: its compiled fast path, or null when it has none (for this pipe's groups). */
+  private readonly fastPaths = new WeakMap<abstract new (...args: never[]) => unknown, DtoFastPath | null>();
   private readonly maxReportedFields: number;
   private readonly validateCustomDecorators: boolean;
   private readonly validatorOptions: ValidatorOptions;
@@ -70,7 +77,11 @@ export class WsValidationPipe implements PipeTransform<unknown, Promise<unknown>
     });
   }
 
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  /**
+   * The value for the handler: the DTO instance (synchronously when the fast path proves it valid,
+   * else a promise), or the value itself for non-DTO parameters. Refusals are thrown (or reject).
+   */
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type !== 'body' && !(metadata.type === 'custom' && this.validateCustomDecorators)) return value;
     const prefix = metadata.data ?? '';
     const type = metadata.metatype;
@@ -86,7 +97,18 @@ export class WsValidationPipe implements PipeTransform<unknown, Promise<unknown>
       throw refusal([{ path, constraints: [violation.constraint] }]);
     }
     if (!dto.validated) throw refusal([{ path: prefix, constraints: ['unknownValue'] }]);
-    const instance = plainToInstance(type as new () => object, value as object) as object;
+    let fastPath = this.fastPaths.get(type);
+    if (fastPath === undefined) {
+      fastPath = compileDtoFastPath(type, this.validatorOptions.groups);
+      this.fastPaths.set(type, fastPath);
+    }
+    const instance = fastPath?.(value as Readonly<Record<string, unknown>>);
+    return instance !== undefined ? instance : this.validateFully(type, value, prefix);
+  }
+
+  /** class-transformer builds the instance, class-validator checks it and words the refusal. */
+  private async validateFully(type: abstract new (...args: never[]) => unknown, value: object, prefix: string): Promise<object> {
+    const instance = plainToInstance(type as new () => object, value) as object;
     const errors = await validate(instance, this.validatorOptions);
     if (errors.length > 0) throw refusal(this.fieldsOf(errors, prefix));
     return instance;

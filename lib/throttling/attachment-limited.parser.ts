@@ -1,4 +1,15 @@
-import { Decoder, Encoder } from 'socket.io-parser';
+import { createRequire } from 'node:module';
+
+/**
+ * socket.io-parser as Socket.IO itself loads it: `require`d from socket.io's own location. An ESM
+ * `import` would resolve to the parser's `esm-debug` build (its `exports` map sends Node's `import`
+ * there), whose `debug()` calls cost a few microseconds on every packet, and could pick another copy
+ * than the one socket.io depends on.
+ */
+const requireFromHere = createRequire(import.meta.url);
+const { Decoder, Encoder } = createRequire(requireFromHere.resolve('socket.io'))('socket.io-parser') as typeof import('socket.io-parser');
+type Encoder = import('socket.io-parser').Encoder;
+type Decoder = import('socket.io-parser').Decoder;
 
 /** A Socket.IO `parser` (server option): the stock encoder, and a decoder with an attachment cap. */
 export interface SocketIoParser {
