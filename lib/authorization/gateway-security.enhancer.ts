@@ -6,6 +6,7 @@ import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
 import type { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
 import { prependClassFilter, prependClassGuard } from '../inventory/gateway-metadata.reader.js';
+import { wsClientOf } from '../utils/ws-arguments.js';
 
 /** Metadata key of a gateway class's {@link GatewaySlot}. */
 const SLOT_METADATA = 'realtime-security:gateway-slot';
@@ -26,7 +27,7 @@ class GatewaySlot {
 
   readonly guard: CanActivate = {
     canActivate: (context: ExecutionContext) => {
-      const member = this.pick(context.switchToWs().getClient<Socket>());
+      const member = this.pick(wsClientOf(context));
       // No app owns the socket (closed meanwhile, or its app shut down): fail closed.
       if (member === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
       return member.guard.canActivate(context);

@@ -163,6 +163,12 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   }
 
   /** Open sessions of a user on this node. */
+  /** True while this lifecycle holds `session` open (O(1); no array built). */
+  holds(session: ConnectionSession): boolean {
+    const held = this.sessionsByUser.get(session.userKey);
+    return held === session || (held instanceof Set && held.has(session));
+  }
+
   sessionsOf(userKey: string): readonly ConnectionSession[] {
     const held = this.sessionsByUser.get(userKey);
     return held === undefined ? [] : held instanceof ConnectionSession ? [held] : [...held];

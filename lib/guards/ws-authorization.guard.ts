@@ -11,6 +11,7 @@ import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { ModerationService } from '../moderation/moderation.service.js';
+import { wsClientOf, wsDataOf, wsPatternOf } from '../utils/ws-arguments.js';
 
 /** Answers computed for a principal that changed meanwhile are recomputed, this many times at most. */
 const MAX_RECHECKS = 3;
@@ -36,22 +37,45 @@ export class WsAuthorizationGuard implements CanActivate {
     private readonly events: SecurityEventsService,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  private readonly rules = new WeakMap<object, WeakMap<object, AccessRule>>();
+
+  /**
+   * Synchronous when the permission resolver answers synchronously (the claims resolver does):
+   * no promise on the message's way. A promise when the resolver returns one.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'ws') {
       throw new Error('WsAuthorizationGuard guards WebSocket gateway handlers only; use an HTTP guard for controllers.');
     }
-    const ws = context.switchToWs();
-    const socket = ws.getClient<Socket>();
-    const event = ws.getPattern();
+    const socket = wsClientOf(context);
+    const pattern = wsPatternOf(context);
+    const event = typeof pattern === 'string' ? pattern : 'unknown';
     const session = this.getSession(socket, event);
     const rule = this.getRule(context);
     if (rule.kind === 'public') return true;
     if (rule.kind === 'denied') this.throwForbidden(session, event, undefined);
-    const resourceId = this.getResourceId(rule, ws.getData<unknown>(), session, event);
+    const resourceId = this.getResourceId(rule, wsDataOf(context), session, event);
+    const principal = session.principal;
+    const answer = this.isAllowed(rule, resourceId, session, event);
+    if (typeof answer === 'boolean') {
+      // Nothing ran in between: the session and its principal are the ones just read.
+      if (session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      if (answer !== true) this.throwForbidden(session, event, rule.permission);
+      return true;
+    }
+    return this.settle(answer, principal, rule, resourceId, session, event);
+  }
+
+  /** An asynchronous answer: the session may have closed, or its permissions changed, meanwhile. */
+  private async settle(first: Promise<boolean>, firstPrincipal: unknown, rule: PermissionRule, resourceId: string | undefined, session: ConnectionSession, event: string): Promise<boolean> {
+    let pending: boolean | Promise<boolean> = first;
+    let principal = firstPrincipal;
     for (let attempt = 0; attempt < MAX_RECHECKS; attempt += 1) {
-      const principal = session.principal;
-      const allowed = await this.isAllowed(rule, resourceId, session, event);
-      // The session may have closed (ban, expiry), or its permissions changed, meanwhile.
+      if (attempt > 0) {
+        principal = session.principal;
+        pending = this.isAllowed(rule, resourceId, session, event);
+      }
+      const allowed = await pending;
       if (session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
       if (session.principal !== principal) continue;
       if (allowed !== true) this.throwForbidden(session, event, rule.permission);
@@ -63,21 +87,21 @@ export class WsAuthorizationGuard implements CanActivate {
   /** True when this guard's app owns the socket (several apps may share a gateway class in one process). */
   owns(socket: Socket): boolean {
     const session = sessionOf(socket);
-    return session !== undefined && this.lifecycle.sessionsOf(session.userKey).includes(session);
+    return session !== undefined && this.lifecycle.holds(session);
   }
 
   /** Step 1 and 2: the live session, or a coded refusal. */
-  protected getSession(socket: Socket, event: string): ConnectionSession {
+  protected getSession(socket: Socket | undefined, event: string): ConnectionSession {
     const session = sessionOf(socket);
     if (session === undefined || session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
     const { userId, tenantId } = session.principal;
     if (this.lifecycle.isExpired(session)) {
-      this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: socket.nsp.name, event });
+      this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: session.socket.nsp.name, event });
       this.lifecycle.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
       throw new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED);
     }
     if (this.moderation.isBanned(session.userKey)) {
-      this.events.emit({ kind: 'banned', code: SecurityErrorCode.BANNED, userId, tenantId, namespace: socket.nsp.name, event });
+      this.events.emit({ kind: 'banned', code: SecurityErrorCode.BANNED, userId, tenantId, namespace: session.socket.nsp.name, event });
       this.lifecycle.terminate(session, SecurityErrorCode.BANNED);
       throw new WsSecurityException(SecurityErrorCode.BANNED);
     }
@@ -86,7 +110,20 @@ export class WsAuthorizationGuard implements CanActivate {
 
   /** Step 3: the handler's rule (method beats class). */
   protected getRule(context: ExecutionContext): AccessRule {
-    return readAccessRule(context.getHandler(), context.getClass());
+    const handler = context.getHandler();
+    const gateway = context.getClass();
+    let byGateway = this.rules.get(handler);
+    let rule = byGateway?.get(gateway);
+    if (rule === undefined) {
+      // Decorators are applied when classes are defined: read once per handler and gateway.
+      rule = readAccessRule(handler, gateway);
+      if (byGateway === undefined) {
+        byGateway = new WeakMap();
+        this.rules.set(handler, byGateway);
+      }
+      byGateway.set(gateway, rule);
+    }
+    return rule;
   }
 
   /** Step 4a: the resource id the message names, validated; `undefined` when the rule names none. */

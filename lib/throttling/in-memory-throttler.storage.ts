@@ -2,10 +2,15 @@ import { Injectable } from '@nestjs/common';
 import type { WsThrottlerStorage, WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
 
 interface Counter {
-  /** Expiry times of the counted hits, oldest first; never more than the limit. */
+  /** Expiry times of the counted hits, oldest first, from `head` on; never more than the limit live. */
   readonly hits: number[];
+  /** Index of the oldest live hit: expired hits are skipped, and cut off in bulk (amortised O(1)). */
+  head: number;
   blockedUntil: number;
 }
+
+/** Expired entries are cut off once they are at least this many and half the array. */
+const COMPACT_AT = 32;
 
 const SWEEP_EVERY_MS = 60_000;
 
@@ -19,30 +24,40 @@ export class InMemoryThrottlerStorage implements WsThrottlerStorage {
   private readonly counters = new Map<string, Counter>();
   private lastSweep = Date.now();
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<WsThrottlerStorageRecord> {
+  /** Counts one hit, synchronously (the contract allows a promise; this storage needs none). */
+  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): WsThrottlerStorageRecord {
     const now = Date.now();
     if (now - this.lastSweep >= SWEEP_EVERY_MS) this.sweep(now);
     const id = `${throttlerName}\u0000${key}`;
     let counter = this.counters.get(id);
     if (counter === undefined) {
-      counter = { hits: [], blockedUntil: 0 };
+      counter = { hits: [], head: 0, blockedUntil: 0 };
       this.counters.set(id, counter);
     }
     const { hits } = counter;
-    let live = 0;
-    while (live < hits.length && hits[live] <= now) live += 1;
-    if (live > 0) hits.splice(0, live);
-    if (counter.blockedUntil > now) return blocked(hits, now, counter.blockedUntil);
-    if (hits.length >= limit) {
+    let head = counter.head;
+    while (head < hits.length && hits[head] <= now) head += 1;
+    // Shifting the array on every message would cost O(limit) each: cut expired hits in bulk.
+    if (head >= COMPACT_AT && head * 2 >= hits.length) {
+      hits.splice(0, head);
+      head = 0;
+    } else if (head === hits.length && head > 0) {
+      hits.length = 0;
+      head = 0;
+    }
+    counter.head = head;
+    const live = hits.length - head;
+    if (counter.blockedUntil > now) return blocked(live, hits, now, counter.blockedUntil);
+    if (live >= limit) {
       if (blockDuration > 0) {
         counter.blockedUntil = now + blockDuration;
-        return blocked(hits, now, counter.blockedUntil);
+        return blocked(live, hits, now, counter.blockedUntil);
       }
       // Refused, not counted: a slot frees when the oldest counted hit leaves the window.
-      return blocked(hits, now, hits[0] ?? now + ttl);
+      return blocked(live, hits, now, live > 0 ? hits[head] : now + ttl);
     }
     hits.push(now + ttl);
-    return { totalHits: hits.length, timeToExpire: seconds(hits[hits.length - 1] - now), isBlocked: false, timeToBlockExpire: 0 };
+    return { totalHits: live + 1, timeToExpire: seconds(hits[hits.length - 1] - now), isBlocked: false, timeToBlockExpire: 0 };
   }
 
   /** Keys held now (for leak checks). */
@@ -59,9 +74,9 @@ export class InMemoryThrottlerStorage implements WsThrottlerStorage {
   }
 }
 
-function blocked(hits: readonly number[], now: number, until: number): WsThrottlerStorageRecord {
-  const last = hits[hits.length - 1];
-  return { totalHits: hits.length + 1, timeToExpire: seconds((last ?? until) - now), isBlocked: true, timeToBlockExpire: seconds(until - now) };
+function blocked(live: number, hits: readonly number[], now: number, until: number): WsThrottlerStorageRecord {
+  const last = live > 0 ? hits[hits.length - 1] : until;
+  return { totalHits: live + 1, timeToExpire: seconds(last - now), isBlocked: true, timeToBlockExpire: seconds(until - now) };
 }
 
 /** The storage contract speaks whole seconds; never 0 for a time still running. */

@@ -92,8 +92,13 @@ export class TransportLimits {
     const code = refusal;
     // A dropped event still costs the user one message: no event name is free to flood with.
     const session = sessionOf(socket);
-    const charged = session === undefined ? Promise.resolve() : this.budget.charge(session, typeof name === 'string' ? name : undefined);
-    charged.then(
+    let charged: void | Promise<void>;
+    try {
+      charged = session === undefined ? undefined : this.budget.charge(session, typeof name === 'string' ? name : undefined);
+    } catch (error) {
+      charged = Promise.reject(error);
+    }
+    Promise.resolve(charged).then(
       () => ack !== undefined && reply(socket, ack, new WsSecurityException(code).getBody()),
       (error: unknown) => ack !== undefined && reply(socket, ack, (error instanceof WsSecurityException ? error : new WsSecurityException(SecurityErrorCode.INTERNAL)).getBody()),
     );

@@ -8,7 +8,7 @@ import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
-import { WsThrottlerStorage } from './ws-throttler-storage.interface.js';
+import { WsThrottlerStorage, type WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
@@ -50,23 +50,38 @@ export class UserMessageBudget {
   }
 
   /**
-   * Counts one message of `session` against `rule` (the shared budget by default). Throws
-   * `RATE_LIMITED` with `retryAfterMs` when over; a socket refused more than `rateLimit.strikes`
+   * Counts one message of `session` against `rule` (the shared budget by default): synchronously
+   * with a synchronous storage (it then throws), else through the promise it returns (which then
+   * rejects). Refuses with `RATE_LIMITED` and `retryAfterMs` when over; a socket refused more than `rateLimit.strikes`
    * times in a row, without an accepted message in between, is told and disconnected first.
    * A storage failure refuses with `SERVICE_UNAVAILABLE`.
    */
-  async charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule = this.shared): Promise<void> {
+  charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule = this.shared): void | Promise<void> {
     if (!this.enabled) return;
-    let record: Awaited<ReturnType<WsThrottlerStorage['increment']>>;
+    let record: WsThrottlerStorageRecord | Promise<WsThrottlerStorageRecord>;
     try {
-      record = await this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
+      record = this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
     } catch (error) {
-      this.failures.error('storage', `message rate storage failed: ${describe(error)}`);
-      throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+      throw this.storageFailed(error);
     }
+    // A synchronous storage (the in-memory one) settles the message without a promise.
+    if (!isThenable(record)) return this.settle(session, event, record);
+    return record.then((settled) => this.settle(session, event, settled), (error: unknown) => {
+      throw this.storageFailed(error);
+    });
+  }
+
+  private storageFailed(error: unknown): WsSecurityException {
+    this.failures.error('storage', `message rate storage failed: ${describe(error)}`);
+    return new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+  }
+
+  /** Accepts the message, or refuses it (and counts a strike toward the penalty). */
+  private settle(session: ConnectionSession, event: string | undefined, record: WsThrottlerStorageRecord): void {
     const socket = session.socket;
     if (!record.isBlocked) {
-      this.strikes.delete(socket);
+      // Only a socket with strikes has an entry: no WeakMap write per accepted message.
+      if (this.strikes.has(socket)) this.strikes.delete(socket);
       return;
     }
     const retryAfterMs = Math.max(1, record.timeToBlockExpire) * 1000;
@@ -87,4 +102,8 @@ export class UserMessageBudget {
     }
     throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs });
   }
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }

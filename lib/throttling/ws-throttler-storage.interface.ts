@@ -15,9 +15,11 @@ export interface WsThrottlerStorageRecord {
  * blockDurationMs, throttlerName)` counts one message and answers in seconds; with a
  * `blockDuration` of 0 a refused message is not counted and nothing is blocked past the window.
  * Declared here, structurally, so that `@nestjs/throttler` stays an optional peer dependency.
+ * A storage may also answer synchronously (the in-memory one does): then a message is counted
+ * without a promise on its way.
  */
 export interface WsThrottlerStorage {
-  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<WsThrottlerStorageRecord>;
+  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): WsThrottlerStorageRecord | Promise<WsThrottlerStorageRecord>;
 }
 
 /** Injection token of the active {@link WsThrottlerStorage}. */

@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Socket } from 'socket.io';
 import { sessionOf } from '../connections/connection-session.js';
+import { wsClientOf, wsPatternOf } from '../utils/ws-arguments.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import { THROTTLER_BLOCK_DURATION, THROTTLER_LIMIT, THROTTLER_SKIP, THROTTLER_TTL, WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
@@ -27,6 +27,7 @@ type Handler = (...args: never[]) => unknown;
 @Injectable()
 export class WsThrottlerGuard implements CanActivate {
   private readonly rules = new WeakMap<Handler, WeakMap<object, WsThrottleRule | null>>();
+  private readonly skipped = new WeakMap<Handler, WeakMap<object, boolean>>();
 
   constructor(
     private readonly budget: UserMessageBudget,
@@ -37,27 +38,52 @@ export class WsThrottlerGuard implements CanActivate {
     return this.budget.shared;
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Synchronous (no promise on the message's way) when the rule is static and the storage answers
+   * synchronously, as the in-memory one does; a promise otherwise.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'ws' || !this.budget.enabled || this.isSkipped(context)) return true;
-    const ws = context.switchToWs();
-    const session = sessionOf(ws.getClient<Socket>());
+    const session = sessionOf(wsClientOf(context));
     if (session === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
-    const pattern: unknown = ws.getPattern();
-    await this.budget.charge(session, typeof pattern === 'string' ? pattern : undefined, await this.ruleFor(context));
-    return true;
+    const pattern = wsPatternOf(context);
+    const event = typeof pattern === 'string' ? pattern : undefined;
+    const rule = this.ruleFor(context);
+    const charged = rule instanceof Promise ? rule.then((resolved) => this.budget.charge(session, event, resolved)) : this.budget.charge(session, event, rule);
+    return charged instanceof Promise ? charged.then(() => true) : true;
   }
 
+  /** `@SkipThrottle()` / `@WsSkipThrottle()` on the handler or its gateway (read once per handler). */
   protected isSkipped(context: ExecutionContext): boolean {
-    return this.reflector.getAllAndOverride<boolean | undefined>(THROTTLER_SKIP + WS_THROTTLER_NAME, [context.getHandler(), context.getClass()]) === true;
+    const handler = context.getHandler() as Handler;
+    const gateway = context.getClass();
+    let byGateway = this.skipped.get(handler);
+    let skip = byGateway?.get(gateway);
+    if (skip === undefined) {
+      skip = this.reflector.getAllAndOverride<boolean | undefined>(THROTTLER_SKIP + WS_THROTTLER_NAME, [handler, gateway]) === true;
+      if (byGateway === undefined) {
+        byGateway = new WeakMap();
+        this.skipped.set(handler, byGateway);
+      }
+      byGateway.set(gateway, skip);
+    }
+    return skip;
   }
 
-  /** The handler's rule; cached per handler and gateway unless a value is computed per message. */
-  protected async ruleFor(context: ExecutionContext): Promise<WsThrottleRule> {
+  /**
+   * The handler's rule; cached per handler and gateway (and then answered synchronously) unless a
+   * value is computed per message.
+   */
+  protected ruleFor(context: ExecutionContext): WsThrottleRule | Promise<WsThrottleRule> {
+    const cached = this.rules.get(context.getHandler() as Handler)?.get(context.getClass());
+    if (cached !== undefined && cached !== null) return cached;
+    return this.readRule(context);
+  }
+
+  private async readRule(context: ExecutionContext): Promise<WsThrottleRule> {
     const handler = context.getHandler() as Handler;
     const gateway = context.getClass();
     let byGateway = this.rules.get(handler);
-    const cached = byGateway?.get(gateway);
-    if (cached !== undefined && cached !== null) return cached;
     const targets = [handler, gateway];
     const limit = this.reflector.getAllAndOverride<Resolvable | undefined>(THROTTLER_LIMIT + WS_THROTTLER_NAME, targets);
     const ttl = this.reflector.getAllAndOverride<Resolvable | undefined>(THROTTLER_TTL + WS_THROTTLER_NAME, targets);

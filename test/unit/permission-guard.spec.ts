@@ -37,6 +37,7 @@ function setup(resolver: PermissionResolver = new ClaimsPermissionResolver()) {
     isExpired: () => state.expired,
     terminate: (s: ConnectionSession, code: string) => { s.state = 'closed'; state.terminated.push(code); },
     sessionsOf: () => (session.state === 'open' ? [session] : []),
+    holds: (s: ConnectionSession) => s === session && session.state === 'open',
   } as unknown as ConnectionLifecycle;
   const moderation = { isBanned: () => state.banned } as unknown as ModerationService;
   const events = { emit: (e: { kind: string }) => state.events.push(e.kind) } as unknown as SecurityEventsService;
@@ -44,15 +45,18 @@ function setup(resolver: PermissionResolver = new ClaimsPermissionResolver()) {
   const context = (data: unknown): ExecutionContext => ({
     getType: () => 'ws',
     switchToWs: () => ({ getClient: () => socket, getData: () => data, getPattern: () => 'channel:join' }),
+    getArgs: () => [socket, data, 'channel:join'],
+    getArgByIndex: (i: number) => [socket, data, 'channel:join'][i],
     getHandler: () => Gateway.prototype.join,
     getClass: () => Gateway,
   }) as unknown as ExecutionContext;
   return { guard, session, state, context, socket };
 }
 
-const codeOf = async (promise: Promise<unknown>) => {
+/** Runs canActivate (which may answer or throw at once, or through a promise) and reads the outcome. */
+const codeOf = async (run: () => unknown) => {
   try {
-    await promise;
+    await run();
     return 'allowed';
   } catch (error) {
     return error instanceof WsSecurityException ? error.code : `threw ${String(error)}`;
@@ -62,13 +66,22 @@ const codeOf = async (promise: Promise<unknown>) => {
 describe('WsAuthorizationGuard, per message', () => {
   it('allows a covered permission', async () => {
     const { guard, context } = setup();
-    expect(await codeOf(guard.canActivate(context({ channelId: 'general' })))).toBe('allowed');
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe('allowed');
+  });
+
+  it('answers synchronously with a synchronous resolver (no promise per message), and through a promise with an async one', async () => {
+    const { guard, context } = setup();
+    expect(guard.canActivate(context({ channelId: 'general' }))).toBe(true);
+    const { guard: asyncGuard, context: asyncContext } = setup({ isAllowed: async () => true });
+    const answer = asyncGuard.canActivate(asyncContext({ channelId: 'general' }));
+    expect(answer).toBeInstanceOf(Promise);
+    await expect(answer).resolves.toBe(true);
   });
 
   it('refuses a banned user with BANNED and closes the socket, whatever the handler', async () => {
     const { guard, context, state } = setup();
     state.banned = true;
-    expect(await codeOf(guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.BANNED);
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.BANNED);
     expect(state.terminated).toEqual(['BANNED']);
     expect(state.events).toEqual(['banned']);
   });
@@ -76,14 +89,14 @@ describe('WsAuthorizationGuard, per message', () => {
   it('refuses an expired token with TOKEN_EXPIRED and closes the socket', async () => {
     const { guard, context, state } = setup();
     state.expired = true;
-    expect(await codeOf(guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.TOKEN_EXPIRED);
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.TOKEN_EXPIRED);
     expect(state.terminated).toEqual(['TOKEN_EXPIRED']);
   });
 
   it('refuses a closed session with UNAUTHORIZED', async () => {
     const { guard, context, session } = setup();
     session.state = 'closed';
-    expect(await codeOf(guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.UNAUTHORIZED);
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.UNAUTHORIZED);
   });
 
   it('re-asks when the permissions change while the resolver answers', async () => {
@@ -100,18 +113,18 @@ describe('WsAuthorizationGuard, per message', () => {
     const pending = guard.canActivate(context({ channelId: 'general' }));
     // The permission is removed after the resolver read the old principal.
     session.principal = principal([]);
-    expect(await codeOf(pending)).toBe(SecurityErrorCode.FORBIDDEN);
+    expect(await codeOf(() => pending)).toBe(SecurityErrorCode.FORBIDDEN);
     expect(answered).toBe(2);
   });
 
   it('refuses a session that closed while the resolver answered', async () => {
     const { guard, context, session } = setup({ isAllowed: async () => { session.state = 'closed'; return true; } });
-    expect(await codeOf(guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.UNAUTHORIZED);
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe(SecurityErrorCode.UNAUTHORIZED);
   });
 
   it('is for gateways only', async () => {
     const { guard } = setup();
     const http = { getType: () => 'http' } as unknown as ExecutionContext;
-    expect(await codeOf(guard.canActivate(http))).toMatch(/WebSocket gateway handlers only/);
+    expect(await codeOf(() => guard.canActivate(http))).toMatch(/WebSocket gateway handlers only/);
   });
 });
