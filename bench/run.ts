@@ -65,6 +65,8 @@ interface RunFigures {
   loadCpuOpen: number;
   loadCpuHandshakes: number;
   serverCpuClosed: number;
+  /** Server user-mode CPU µs per message (cpuUsPerMsg without the kernel's share: syscalls, wake-ups). */
+  userCpuUsPerMsg: number;
   /** Server CPU µs per handshake (robust to a busy machine, unlike handshakes/s). */
   cpuUsPerHandshake: number;
   serverCpuHandshakes: number;
@@ -182,7 +184,8 @@ async function main(): Promise<void> {
   for (let run = 1; run <= settings.runs; run++) {
     const servers: RunningServer[] = [];
     for (const name of wanted) {
-      const nodeArgs = ['--expose-gc', ...(options.profile.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [])];
+      // BENCH_NODE_ARGS: extra flags for the servers (e.g. --perf-basic-prof to read `perf record -C 0`).
+      const nodeArgs = ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(options.profile.includes(name) ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [])];
       const child = startChild(pin.server, nodeArgs, 'server.main.js', [name, ...(name === 'securedRedis' && redisUrl !== undefined ? [redisUrl] : [])]);
       try {
         const ready = await waitReady<ServerReady>(child, name);
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
     }
     const figures = new Map<ScenarioName, RunFigures>(servers.map((s) => [s.name, {
       cpuUsPerMsg: NaN, msgsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, handshakesPerSec: NaN, heapKbPerConn: NaN, rssKbPerConn: NaN,
-      churnHeapRatio: NaN, loadCpuClosed: NaN, loadCpuOpen: NaN, loadCpuHandshakes: NaN, serverCpuClosed: NaN, cpuUsPerHandshake: NaN, serverCpuHandshakes: NaN, errors: [],
+      churnHeapRatio: NaN, loadCpuClosed: NaN, loadCpuOpen: NaN, loadCpuHandshakes: NaN, serverCpuClosed: NaN, userCpuUsPerMsg: NaN, cpuUsPerHandshake: NaN, serverCpuHandshakes: NaN, errors: [],
     }]));
     const note = (server: RunningServer, message: string): void => {
       figures.get(server.name)!.errors.push(message);
@@ -217,6 +220,7 @@ async function main(): Promise<void> {
       const messages = l1.count - l0.count;
       if (l1.errors > 0) note(server, `closed loop: ${l1.errors} wrong acks, e.g. ${l1.lastError}`);
       f.cpuUsPerMsg = cpuUs(s0, s1) / messages;
+      f.userCpuUsPerMsg = (s1.user - s0.user) / messages;
       f.msgsPerSec = (messages * 1000) / (l1.cpu.atMs - l0.cpu.atMs);
       f.loadCpuClosed = cpuUs(l0.cpu, l1.cpu) / 1000 / (l1.cpu.atMs - l0.cpu.atMs);
       f.serverCpuClosed = cpuUs(s0, s1) / 1000 / (s1.atMs - s0.atMs);
@@ -300,7 +304,7 @@ async function main(): Promise<void> {
     return {
       cpuUsPerMsg: pick('cpuUsPerMsg'), msgsPerSec: pick('msgsPerSec'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), handshakesPerSec: pick('handshakesPerSec'),
       heapKbPerConn: pick('heapKbPerConn'), rssKbPerConn: pick('rssKbPerConn'), churnHeapRatio: pick('churnHeapRatio'), loadCpuClosed: pick('loadCpuClosed'),
-      loadCpuOpen: pick('loadCpuOpen'), loadCpuHandshakes: pick('loadCpuHandshakes'), serverCpuClosed: pick('serverCpuClosed'), cpuUsPerHandshake: pick('cpuUsPerHandshake'), serverCpuHandshakes: pick('serverCpuHandshakes'), errors: list.flatMap((r) => r.errors),
+      loadCpuOpen: pick('loadCpuOpen'), loadCpuHandshakes: pick('loadCpuHandshakes'), serverCpuClosed: pick('serverCpuClosed'), userCpuUsPerMsg: pick('userCpuUsPerMsg'), cpuUsPerHandshake: pick('cpuUsPerHandshake'), serverCpuHandshakes: pick('serverCpuHandshakes'), errors: list.flatMap((r) => r.errors),
     };
   };
   const final = Object.fromEntries(wanted.map((name) => [name, medians(name)]).filter(([, m]) => m !== undefined)) as Partial<Record<ScenarioName, RunFigures>>;
@@ -354,12 +358,12 @@ async function main(): Promise<void> {
 
 function printTable(figures: Partial<Record<ScenarioName, RunFigures>>, rate: number | undefined): void {
   const rows = Object.entries(figures).map(([name, f]) => [
-    name, f.cpuUsPerMsg.toFixed(1), f.msgsPerSec.toFixed(0), f.p50Ms.toFixed(2), f.p99Ms.toFixed(2), f.handshakesPerSec.toFixed(0),
+    name, f.cpuUsPerMsg.toFixed(1), f.userCpuUsPerMsg.toFixed(1), f.msgsPerSec.toFixed(0), f.p50Ms.toFixed(2), f.p99Ms.toFixed(2), f.handshakesPerSec.toFixed(0),
     f.heapKbPerConn.toFixed(2), f.rssKbPerConn.toFixed(2), f.churnHeapRatio.toFixed(3),
     `${f.loadCpuClosed.toFixed(2)}/${f.loadCpuOpen.toFixed(2)}/${f.loadCpuHandshakes.toFixed(2)}`, `${f.serverCpuClosed.toFixed(2)}/${f.serverCpuHandshakes.toFixed(2)}`,
     f.cpuUsPerHandshake.toFixed(0),
   ]);
-  const head = ['scenario', 'cpu µs/msg', 'msgs/s', `p50 ms@${rate ?? '?'}/s`, 'p99 ms', 'handshakes/s', 'heap KB/conn', 'rss KB/conn', 'churn heap', 'loadgen cpu c/o/h', 'server cpu c/h', 'cpu µs/handshake'];
+  const head = ['scenario', 'cpu µs/msg', 'user µs/msg', 'msgs/s', `p50 ms@${rate ?? '?'}/s`, 'p99 ms', 'handshakes/s', 'heap KB/conn', 'rss KB/conn', 'churn heap', 'loadgen cpu c/o/h', 'server cpu c/h', 'cpu µs/handshake'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));

@@ -1,5 +1,5 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { JwtService } from '@nestjs/jwt';
+import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
 import type { AuthenticationRequest, RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
@@ -43,9 +43,17 @@ function boundedString(value: unknown): value is string {
  */
 export class JwtAuthenticator implements RealtimeAuthenticator {
   private readonly jwt: JwtService;
+  /** Built once: the same pinned settings for every verify. */
+  private readonly verifyOptions: JwtVerifyOptions;
 
   constructor(private readonly config: JwtConfig) {
     this.jwt = new JwtService({ secret: verificationKey(config) });
+    this.verifyOptions = {
+      algorithms: [...config.algorithms],
+      issuer: config.issuer ? [...config.issuer] as [string, ...string[]] : undefined,
+      audience: config.audience ? [...config.audience] as [string, ...string[]] : undefined,
+      clockTolerance: config.clockToleranceSeconds,
+    };
   }
 
   async authenticate(request: AuthenticationRequest): Promise<Principal | null> {
@@ -56,12 +64,8 @@ export class JwtAuthenticator implements RealtimeAuthenticator {
   async verify(token: string): Promise<Principal> {
     let payload: Record<string, unknown>;
     try {
-      payload = await this.jwt.verifyAsync<Record<string, unknown>>(token, {
-        algorithms: [...this.config.algorithms],
-        issuer: this.config.issuer ? [...this.config.issuer] as [string, ...string[]] : undefined,
-        audience: this.config.audience ? [...this.config.audience] as [string, ...string[]] : undefined,
-        clockTolerance: this.config.clockToleranceSeconds,
-      });
+      // Synchronous: verifying with a parsed key does no I/O, and verifyAsync only wraps this in a promise.
+      payload = this.jwt.verify<Record<string, unknown>>(token, this.verifyOptions);
     } catch (error) {
       const expired = error instanceof Error && error.name === 'TokenExpiredError';
       throw new WsSecurityException(expired ? SecurityErrorCode.TOKEN_EXPIRED : SecurityErrorCode.UNAUTHORIZED);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import type { Socket } from 'socket.io';
@@ -15,6 +15,7 @@ import { userKey as toUserKey } from '../utils/user-key.js';
 import { ConnectionSession, attachSession, sessionOf, type ConnectionLease } from './connection-session.js';
 import { errorText } from '../utils/error-text.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
+import { flatString } from '../utils/flat-string.js';
 
 /** A server-observed change of a user's physical connections. The only input presence has. */
 export interface ConnectionLifecycleEvent {
@@ -134,7 +135,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     addTo(this.sessionsByTenant, session.lease.tenantId, session);
     this.sessionCount += 1;
     socket.on('disconnect', this.onDisconnect);
-    void socket.join(USER_ROOM_PREFIX + session.userKey);
+    void socket.join(flatString(USER_ROOM_PREFIX + session.userKey));
     this.scheduleExpiry(session);
     if (!session.lease.opened) {
       session.lease.opened = true;
@@ -253,7 +254,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
       throw new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     this.activeLeases += 1;
-    const id = randomUUID();
+    const id = nextLeaseId();
     // Through a promise, so a store that throws synchronously still gives the slot back below.
     const granted = Promise.resolve().then(() => this.leases.acquire(key, id, this.options.connections.maxPerUser)).catch((error: unknown) => {
       this.failures.error('acquire', `connection lease store failed on acquire: ${describe(error)}`);
@@ -304,6 +305,15 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
 }
 
 const EMPTY: ReadonlySet<ConnectionSession> = new Set();
+
+/** Lease ids: a random prefix per process, then a counter; unique across nodes, and short flat strings. */
+const LEASE_ID_PREFIX = randomBytes(9).toString('base64url');
+let leaseCounter = 0;
+
+function nextLeaseId(): string {
+  leaseCounter += 1;
+  return flatString(`${LEASE_ID_PREFIX}.${leaseCounter.toString(36)}`);
+}
 
 function addTo<K>(index: Map<K, Set<ConnectionSession>>, key: K, session: ConnectionSession): void {
   let set = index.get(key);

@@ -27,6 +27,8 @@ interface Bucket {
 @Injectable()
 export class HandshakeRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** The most recently used key: already last in recency order, so it is not moved again. */
+  private lastKey: string | undefined;
   private readonly capacity: number;
   private readonly perMs: number;
   private readonly maxTracked: number;
@@ -60,15 +62,22 @@ export class HandshakeRateLimiter {
     if (bucket !== undefined) {
       tokens = Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.perMs);
       reported = bucket.reported;
-      // Re-inserted below: Map order is recency order, so the first key is the least recent.
-      this.buckets.delete(key);
     } else if (this.buckets.size >= this.maxTracked) {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
     const allowed = tokens >= 1;
-    const next: Bucket = { tokens: allowed ? tokens - 1 : tokens, at: now, reported: allowed ? false : true };
-    this.buckets.set(key, next);
+    if (bucket !== undefined && key === this.lastKey) {
+      // The same address again (a busy client, or a proxy): updated in place, already the most recent.
+      bucket.tokens = allowed ? tokens - 1 : tokens;
+      bucket.at = now;
+      bucket.reported = !allowed;
+    } else {
+      // Map order is recency order (the first key is the least recent): re-inserted last.
+      if (bucket !== undefined) this.buckets.delete(key);
+      this.buckets.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now, reported: !allowed });
+      this.lastKey = key;
+    }
     if (!allowed && !reported) {
       this.events.emit({ kind: 'handshake_refused', code: SecurityErrorCode.RATE_LIMITED, address: key });
     }
