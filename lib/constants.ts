@@ -5,8 +5,6 @@ export const RESOLVED_OPTIONS = Symbol('RealtimeSecurityResolvedOptions');
 export const PERMISSION_METADATA = 'realtime-security:permission';
 export const PUBLIC_METADATA = 'realtime-security:public';
 
-/** Room every socket of a user joins; clients can never name it (see `tenantRoom`). */
-export const USER_ROOM_PREFIX = 'rt-user:';
 
 /** Injection token of this process's node id (presence records carry it). Internal. */
 export const NODE_ID = Symbol('RealtimeSecurityNodeId');

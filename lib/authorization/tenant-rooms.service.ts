@@ -16,8 +16,8 @@ import { ThrottledLog } from '../utils/throttled-log.js';
 
 /**
  * Prefix of every tenant room. A tenant room name always contains `:` and `/`, so it can never
- * equal a socket id (Socket.IO's are base64url), the per-user room (`rt-user:`), or a room of
- * another tenant (each part is URI-encoded).
+ * equal a socket id (Socket.IO's are base64url) or a room of another tenant (each part is
+ * URI-encoded).
  */
 export const TENANT_ROOM_PREFIX = 'rt-room:';
 

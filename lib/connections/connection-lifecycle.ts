@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import type { Socket } from 'socket.io';
-import { RESOLVED_OPTIONS, USER_ROOM_PREFIX } from '../constants.js';
+import { RESOLVED_OPTIONS } from '../constants.js';
 import { HandshakeRefusedError } from '../exceptions/handshake-refused.error.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
@@ -135,7 +135,6 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     addTo(this.sessionsByTenant, session.lease.tenantId, session);
     this.sessionCount += 1;
     socket.on('disconnect', this.onDisconnect);
-    void socket.join(flatString(USER_ROOM_PREFIX + session.userKey));
     this.scheduleExpiry(session);
     if (!session.lease.opened) {
       session.lease.opened = true;

@@ -229,8 +229,8 @@ describe('authorization (THREATS 14-19)', () => {
     if (socket === undefined) throw new Error('no server socket');
     return socket;
   };
-  /** Rooms other than the socket's own id and its per-user room. */
-  const joinedRooms = (client: ClientSocket) => [...serverSocket(client).rooms].filter((r) => r !== client.id && !r.startsWith('rt-user:'));
+  /** Rooms other than the socket's own id (and the private room a test put it in). */
+  const joinedRooms = (client: ClientSocket) => [...serverSocket(client).rooms].filter((r) => r !== client.id && !r.startsWith('private:'));
   /** Proves nothing sent to `socket` before now is still in flight: the server answers in order. */
   const drain = async (socket: ClientSocket) => expect(await ask(socket, 'ping')).toEqual({ pong: true });
 
@@ -316,15 +316,16 @@ describe('authorization (THREATS 14-19)', () => {
       }
       expect(joinedRooms(attacker)).not.toContain(victimId);
 
-      // The per-user room and the library's own room names cannot even be named.
-      for (const channelId of ['rt-user:acme/victim', `rt-user:${encodeURIComponent('acme')}/victim`, 'rt-room:acme/channel/general', '/chat']) {
+      // The app puts the victim in a private room; neither it nor the library's own room names can even be named.
+      await serverSocket(victim).join('private:acme/victim');
+      for (const channelId of ['private:acme/victim', `private:${encodeURIComponent('acme')}/victim`, 'rt-room:acme/channel/general', '/chat']) {
         expect(await ask(attacker, 'channel:join', { channelId })).toEqual({ error: expect.objectContaining({ code: 'VALIDATION_FAILED' }) });
       }
       // What the server sends to the victim's private room stays there.
       const attackerGot: unknown[] = [];
       attacker.on('private', (m) => attackerGot.push(m));
       const dm = nextEvent(victim, 'private');
-      gateway.server.to('rt-user:acme/victim').emit('private', { secret: 1 });
+      gateway.server.to('private:acme/victim').emit('private', { secret: 1 });
       await dm;
       await drain(attacker);
       await drain(victim);
