@@ -87,7 +87,7 @@ export { InProcessPresenceBus } from './presence/in-process-presence.bus.js';
 
 // Moderation: the service, the pluggable store and bus with their in-memory implementations
 export { ModerationService, type BanOptions } from './moderation/moderation.service.js';
-export { ModerationStore, type BanRecord } from './interfaces/moderation-store.interface.js';
+export { ModerationStore, type BanRecord, type ModerationRecord } from './interfaces/moderation-store.interface.js';
 export { InMemoryModerationStore } from './moderation/in-memory-moderation.store.js';
 export { ModerationBus, type ModerationCommand } from './interfaces/moderation-bus.interface.js';
 export { InProcessModerationBus } from './moderation/in-process-moderation.bus.js';

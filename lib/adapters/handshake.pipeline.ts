@@ -12,6 +12,7 @@ import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import { RealtimeAuthenticator, type CredentialSource } from '../interfaces/authenticator.interface.js';
 import { ModerationStore } from '../interfaces/moderation-store.interface.js';
+import { readModeration } from '../moderation/moderation-read.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
@@ -186,9 +187,9 @@ export class HandshakePipeline {
 
   /** Step 7: throws `BANNED` for a banned user; returns the permission override, if any. */
   private async checkModeration(principal: Principal, key = userKey(principal.tenantId, principal.userId)): Promise<readonly string[] | null> {
-    const [ban, override] = await Promise.all([this.moderation.getBan(key), this.moderation.getPermissions(key)]);
+    const { ban, permissions } = await readModeration(this.moderation, key);
     if (ban !== null) throw new WsSecurityException(SecurityErrorCode.BANNED);
-    return override;
+    return permissions;
   }
 
   /** Step 9, in order; the client closing meanwhile ends it (so a stalled middleware never keeps the slot). */

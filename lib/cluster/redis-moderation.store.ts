@@ -1,4 +1,4 @@
-import type { BanRecord, ModerationStore } from '../interfaces/moderation-store.interface.js';
+import type { BanRecord, ModerationRecord, ModerationStore } from '../interfaces/moderation-store.interface.js';
 import type { RedisUnavailablePolicy } from '../interfaces/realtime-security-options.interface.js';
 import type { RedisConnection } from './redis-connection.js';
 
@@ -31,14 +31,13 @@ export class RedisModerationStore implements ModerationStore {
   }
 
   async getBan(userKey: string): Promise<BanRecord | null> {
-    const raw = await this.read(() => this.redis.commands.get(this.redis.keys.ban(userKey)));
-    if (raw === null) return null;
-    const parsed = parseJson(raw);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return Object.freeze({ until: null });
-    const { until, reason } = parsed as { until?: unknown; reason?: unknown };
-    const end = typeof until === 'number' && Number.isFinite(until) ? until : null;
-    if (end !== null && end <= Date.now()) return null;
-    return Object.freeze({ until: end, ...(typeof reason === 'string' ? { reason } : {}) });
+    return banOf(await this.read(() => this.redis.commands.get(this.redis.keys.ban(userKey)), null));
+  }
+
+  /** Both in one `MGET`: one round trip per handshake. */
+  async getModeration(userKey: string): Promise<ModerationRecord> {
+    const [ban = null, permissions = null] = await this.read(() => this.redis.commands.mget(this.redis.keys.ban(userKey), this.redis.keys.permissions(userKey)), []);
+    return { ban: banOf(ban), permissions: permissionsOf(permissions) };
   }
 
   async setPermissions(userKey: string, permissions: readonly string[] | null): Promise<void> {
@@ -48,19 +47,15 @@ export class RedisModerationStore implements ModerationStore {
   }
 
   async getPermissions(userKey: string): Promise<readonly string[] | null> {
-    const raw = await this.read(() => this.redis.commands.get(this.redis.keys.permissions(userKey)));
-    if (raw === null) return null;
-    const parsed = parseJson(raw);
-    // A damaged override grants nothing rather than falling back to the token's permissions.
-    if (!Array.isArray(parsed) || parsed.length > MAX_PERMISSIONS) return Object.freeze([]);
-    return Object.freeze(parsed.filter((p): p is string => typeof p === 'string'));
+    return permissionsOf(await this.read(() => this.redis.commands.get(this.redis.keys.permissions(userKey)), null));
   }
 
-  private async read(query: () => Promise<string | null>): Promise<string | null> {
+  /** A read; while Redis is unreachable it throws, or answers `unavailable` with `fail-open`. */
+  private async read<T>(query: () => Promise<T>, unavailable: T): Promise<T> {
     try {
       return await query();
     } catch (error) {
-      if (this.onUnavailable === 'fail-open') return null;
+      if (this.onUnavailable === 'fail-open') return unavailable;
       throw error;
     }
   }
@@ -72,4 +67,23 @@ function parseJson(raw: string): unknown {
   } catch {
     return null;
   }
+}
+
+/** A stored ban as read: a damaged record is an indefinite ban (fail closed); an ended one is none. */
+function banOf(raw: string | null): BanRecord | null {
+  if (raw === null) return null;
+  const parsed = parseJson(raw);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return Object.freeze({ until: null });
+  const { until, reason } = parsed as { until?: unknown; reason?: unknown };
+  const end = typeof until === 'number' && Number.isFinite(until) ? until : null;
+  if (end !== null && end <= Date.now()) return null;
+  return Object.freeze({ until: end, ...(typeof reason === 'string' ? { reason } : {}) });
+}
+
+/** A stored override as read: a damaged one grants nothing rather than falling back to the token's permissions. */
+function permissionsOf(raw: string | null): readonly string[] | null {
+  if (raw === null) return null;
+  const parsed = parseJson(raw);
+  if (!Array.isArray(parsed) || parsed.length > MAX_PERMISSIONS) return Object.freeze([]);
+  return Object.freeze(parsed.filter((p): p is string => typeof p === 'string'));
 }

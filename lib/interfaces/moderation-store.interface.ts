@@ -16,6 +16,17 @@ export interface ModerationStore {
   /** Replaces the permissions of a user; `null` removes the override. */
   setPermissions(userKey: string, permissions: readonly string[] | null): Promise<void>;
   getPermissions(userKey: string): Promise<readonly string[] | null>;
+  /**
+   * Optional: `getBan` and `getPermissions` in one read (one round trip for a remote store). Every
+   * handshake reads both; without this method it calls the two.
+   */
+  getModeration?(userKey: string): Promise<ModerationRecord>;
+}
+
+/** A user's moderation state: the active ban, or `null`, and the permission override, or `null`. */
+export interface ModerationRecord {
+  readonly ban: BanRecord | null;
+  readonly permissions: readonly string[] | null;
 }
 
 /** Injection token of the active {@link ModerationStore}. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { BanRecord, ModerationStore } from '../interfaces/moderation-store.interface.js';
+import type { BanRecord, ModerationRecord, ModerationStore } from '../interfaces/moderation-store.interface.js';
 
 /** Single-process bans and permission overrides. Expired bans are dropped when read. */
 @Injectable()
@@ -16,6 +16,14 @@ export class InMemoryModerationStore implements ModerationStore {
   }
 
   async getBan(userKey: string): Promise<BanRecord | null> {
+    return this.activeBan(userKey);
+  }
+
+  async getModeration(userKey: string): Promise<ModerationRecord> {
+    return { ban: this.activeBan(userKey), permissions: this.permissions.get(userKey) ?? null };
+  }
+
+  private activeBan(userKey: string): BanRecord | null {
     const record = this.bans.get(userKey);
     if (record === undefined) return null;
     if (record.until !== null && record.until <= Date.now()) {

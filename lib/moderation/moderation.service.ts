@@ -11,6 +11,7 @@ import { ModerationStore, type BanRecord } from '../interfaces/moderation-store.
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { SecurityEventKind } from '../interfaces/security-event.interface.js';
 import { userKey } from '../utils/user-key.js';
+import { readModeration } from './moderation-read.js';
 
 /** Options of {@link ModerationService.banUser}. */
 export interface BanOptions {
@@ -138,9 +139,9 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
    */
   async effectivePrincipal(principal: Principal): Promise<Principal | null> {
     const key = userKey(principal.tenantId, principal.userId);
-    const [ban, override] = await Promise.all([this.store.getBan(key), this.store.getPermissions(key)]);
+    const { ban, permissions } = await readModeration(this.store, key);
     if (ban !== null) return null;
-    return ConnectionSession.effective(principal, override);
+    return ConnectionSession.effective(principal, permissions);
   }
 
   /** Whether this node has applied a ban of the user that is still running (the per-message check). */

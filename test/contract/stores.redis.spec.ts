@@ -119,6 +119,21 @@ describe('Redis moderation store', () => {
     await store.setPermissions('t/a', null);
     expect(await store.getPermissions('t/a')).toBeNull();
   });
+
+  it('reads the ban and the override in one MGET, the same as the two reads, damaged records included', async () => {
+    const store = new RedisModerationStore(connection);
+    const both = async (key: string) => ({ ban: await store.getBan(key), permissions: await store.getPermissions(key) });
+    expect(await store.getModeration('m/none')).toEqual({ ban: null, permissions: null });
+    await store.ban('m/a', { until: null, reason: 'spam' });
+    await store.setPermissions('m/a', ['channel:read']);
+    await store.ban('m/b', { until: Date.now() + 60_000 });
+    await store.setPermissions('m/c', []);
+    await connection.commands.set(connection.keys.ban('m/d'), 'not json');
+    await connection.commands.set(connection.keys.permissions('m/d'), '{"not":"a list"}');
+    for (const key of ['m/none', 'm/a', 'm/b', 'm/c', 'm/d']) expect(await store.getModeration(key)).toEqual(await both(key));
+    // Damaged records fail closed: an indefinite ban, and an override that grants nothing.
+    expect(await store.getModeration('m/d')).toEqual({ ban: { until: null }, permissions: [] });
+  });
 });
 
 describe('Redis throttler storage', () => {
