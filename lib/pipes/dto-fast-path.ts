@@ -135,6 +135,8 @@ export function compileDtoFastPath(type: Constructor, groups: readonly string[] 
       if (value !== null && typeof value === 'object') return undefined;
     }
     const instance = new Type();
+    // A constructor may return another object: class-validator then checks that object's class.
+    if (Object.getPrototypeOf(instance) !== prototype || instance.constructor !== type) return undefined;
     for (const key of keys) {
       // class-transformer skips a key whose current value is a function: the full path knows how.
       if (typeof instance[key] === 'function') return undefined;
