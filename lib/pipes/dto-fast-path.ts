@@ -69,7 +69,9 @@ function transformerMetadata(): TransformerStorage | null {
  * would have built (`new Type()`, then the payload's keys assigned in order), and checks the
  * whitelist on that instance's own keys, so a constructor's defaults are seen as they would be.
  * Nested DTOs, `each`, async constraints, promises and `@Type`/`@Transform`/`@Expose`/`@Exclude`
- * all take the full path.
+ * all take the full path. Constraint objects are resolved when the class is first validated (its
+ * first message), through class-validator's container as it is then (`useContainer` is called at
+ * start-up, before any message).
  */
 export function compileDtoFastPath(type: Constructor, groups: readonly string[] | undefined): DtoFastPath | null {
   const transformer = transformerMetadata();
