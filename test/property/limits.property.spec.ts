@@ -38,6 +38,31 @@ describe('InMemoryThrottlerStorage (sliding window)', () => {
     }), { numRuns: 300 });
   });
 
+  it('stays exact with limits large enough for expired hits to be cut off in bulk', async () => {
+    const step = fc.record({ advance: fc.nat({ max: 40 }), burst: fc.integer({ min: 1, max: 6 }) });
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 20, max: 120 }), fc.integer({ min: 50, max: 600 }), fc.array(step, { minLength: 50, maxLength: 300 }), async (limit, ttl, steps) => {
+      const storage = new InMemoryThrottlerStorage();
+      let now = 1_000_000;
+      const realNow = Date.now;
+      Date.now = () => now;
+      try {
+        const accepted: number[] = [];
+        for (const { advance, burst } of steps) {
+          now += advance;
+          for (let i = 0; i < burst; i++) {
+            const record = storage.increment('k', ttl, limit, 0, 'default');
+            const inWindow = accepted.filter((at) => at > now - ttl).length;
+            expect(record.isBlocked).toBe(inWindow >= limit);
+            expect(record.totalHits).toBe(inWindow + 1);
+            if (!record.isBlocked) accepted.push(now);
+          }
+        }
+      } finally {
+        Date.now = realNow;
+      }
+    }), { numRuns: 100 });
+  });
+
   it('with a blockDuration, refuses for that long once over the limit', async () => {
     const storage = new InMemoryThrottlerStorage();
     const realNow = Date.now;
