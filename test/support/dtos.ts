@@ -40,7 +40,9 @@ export class TagDto {
 /**
  * Nested objects and arrays of nested objects, for paths and depth. `@ValidateNested()` alone
  * accepts a missing value and an array (it validates each element of none): `@IsObject()` is
- * what makes `tag` required and an object (the property test found both).
+ * what makes `tag` required and an object, and `@IsObject({ each: true })` what makes every
+ * element of `tags` an object (`tags: [[]]` passes `@ValidateNested({ each: true })` alone). The
+ * property test found all three.
  */
 export class NestedDto {
   @IsObject()
@@ -50,6 +52,7 @@ export class NestedDto {
 
   @IsArray()
   @ArrayMaxSize(10)
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => TagDto)
   tags!: TagDto[];
