@@ -66,7 +66,8 @@ export class UserMessageBudget {
     }
     // A synchronous storage (the in-memory one) settles the message without a promise.
     if (!isThenable(record)) return this.settle(session, event, record);
-    return record.then((settled) => this.settle(session, event, settled), (error: unknown) => {
+    // Normalised to a native promise: callers tell a synchronous answer from `instanceof Promise`.
+    return Promise.resolve(record).then((settled) => this.settle(session, event, settled), (error: unknown) => {
       throw this.storageFailed(error);
     });
   }

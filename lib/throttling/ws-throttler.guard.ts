@@ -49,7 +49,7 @@ export class WsThrottlerGuard implements CanActivate {
     const pattern = wsPatternOf(context);
     const event = typeof pattern === 'string' ? pattern : undefined;
     const rule = this.ruleFor(context);
-    const charged = rule instanceof Promise ? rule.then((resolved) => this.budget.charge(session, event, resolved)) : this.budget.charge(session, event, rule);
+    const charged = isThenable(rule) ? Promise.resolve(rule).then((resolved) => this.budget.charge(session, event, resolved)) : this.budget.charge(session, event, rule);
     return charged instanceof Promise ? charged.then(() => true) : true;
   }
 
@@ -117,4 +117,8 @@ async function numberOf(name: string, value: Resolvable, context: ExecutionConte
     throw new Error(`WsThrottlerGuard: the throttle \`${name}\` of ${context.getClass().name}.${context.getHandler().name} is not a non-negative number. Fix its @Throttle()/@WsThrottle() value.`);
   }
   return resolved;
+}
+
+function isThenable(value: WsThrottleRule | Promise<WsThrottleRule>): value is Promise<WsThrottleRule> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
