@@ -16,6 +16,7 @@ import { readModeration } from '../moderation/moderation-read.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
+import { flatString } from '../utils/flat-string.js';
 import { userKey } from '../utils/user-key.js';
 import { recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
 
@@ -135,7 +136,8 @@ export class HandshakePipeline {
     // 6. recovery is the same user's
     if (socket.recovered) this.checkRecovery(socket, principal);
     // 7. moderation
-    const key = userKey(principal.tenantId, principal.userId);
+    // Kept by the lease and session of this connection: stored flat.
+    const key = flatString(userKey(principal.tenantId, principal.userId));
     const override = await this.checkModeration(principal, key);
     // 8. admit (takes the slot)
     const session = await this.lifecycle.admit(socket, principal, override, key);

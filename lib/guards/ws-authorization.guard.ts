@@ -11,6 +11,7 @@ import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { ModerationService } from '../moderation/moderation.service.js';
+import { HandlerCache } from '../utils/handler-cache.js';
 import { wsClientOf, wsDataOf, wsPatternOf } from '../utils/ws-arguments.js';
 
 /** Answers computed for a principal that changed meanwhile are recomputed, this many times at most. */
@@ -37,7 +38,7 @@ export class WsAuthorizationGuard implements CanActivate {
     private readonly events: SecurityEventsService,
   ) {}
 
-  private readonly rules = new WeakMap<object, WeakMap<object, AccessRule>>();
+  private readonly rules = new HandlerCache<AccessRule>();
 
   /**
    * Synchronous when the permission resolver answers synchronously (the claims resolver does):
@@ -112,16 +113,11 @@ export class WsAuthorizationGuard implements CanActivate {
   protected getRule(context: ExecutionContext): AccessRule {
     const handler = context.getHandler();
     const gateway = context.getClass();
-    let byGateway = this.rules.get(handler);
-    let rule = byGateway?.get(gateway);
+    let rule = this.rules.get(handler, gateway);
     if (rule === undefined) {
       // Decorators are applied when classes are defined: read once per handler and gateway.
       rule = readAccessRule(handler, gateway);
-      if (byGateway === undefined) {
-        byGateway = new WeakMap();
-        this.rules.set(handler, byGateway);
-      }
-      byGateway.set(gateway, rule);
+      this.rules.set(handler, gateway, rule);
     }
     return rule;
   }

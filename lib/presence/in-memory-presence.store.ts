@@ -5,6 +5,7 @@ import type {
   PresenceStore,
   PresenceTransition,
 } from '../interfaces/presence-store.interface.js';
+import { flatString } from '../utils/flat-string.js';
 import { userKey } from '../utils/user-key.js';
 
 /** Settings of the in-memory presence store. */
@@ -55,9 +56,11 @@ export class InMemoryPresenceStore implements PresenceStore {
   }
 
   async connectionOpened(connection: PresenceConnection, at: number): Promise<PresenceTransition> {
-    const key = userKey(connection.tenantId, connection.userId);
+    let key = userKey(connection.tenantId, connection.userId);
     let entry = this.entries.get(key);
     if (entry === undefined) {
+      // Kept as long as the record: stored flat.
+      key = flatString(key);
       entry = { tenantId: connection.tenantId, userId: connection.userId, leases: null, since: null, lastSeen: null };
       this.entries.set(key, entry);
     }
@@ -147,7 +150,8 @@ export class InMemoryPresenceStore implements PresenceStore {
 
   /** Keeps an offline entry for its `lastSeen`, forgetting the longest-offline past the bound. */
   private remember(key: string): void {
-    this.offline.set(key, true);
+    // Kept as long as the offline record: stored flat.
+    this.offline.set(flatString(key), true);
     while (this.offline.size > this.maxOfflineRecords) {
       const oldest = this.offline.keys().next().value as string;
       this.offline.delete(oldest);

@@ -9,6 +9,7 @@ import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
 import { WsThrottlerStorage, type WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
+import { isThenable } from '../utils/is-thenable.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
@@ -103,8 +104,4 @@ export class UserMessageBudget {
     }
     throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs });
   }
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -1,6 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { sessionOf } from '../connections/connection-session.js';
+import { HandlerCache } from '../utils/handler-cache.js';
+import { isThenable } from '../utils/is-thenable.js';
 import { wsClientOf, wsPatternOf } from '../utils/ws-arguments.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
@@ -26,8 +28,9 @@ type Handler = (...args: never[]) => unknown;
  */
 @Injectable()
 export class WsThrottlerGuard implements CanActivate {
-  private readonly rules = new WeakMap<Handler, WeakMap<object, WsThrottleRule | null>>();
-  private readonly skipped = new WeakMap<Handler, WeakMap<object, boolean>>();
+  /** Static rules; `null` for a rule computed per message. */
+  private readonly rules = new HandlerCache<WsThrottleRule | null>();
+  private readonly skipped = new HandlerCache<boolean>();
 
   constructor(
     private readonly budget: UserMessageBudget,
@@ -57,15 +60,10 @@ export class WsThrottlerGuard implements CanActivate {
   protected isSkipped(context: ExecutionContext): boolean {
     const handler = context.getHandler() as Handler;
     const gateway = context.getClass();
-    let byGateway = this.skipped.get(handler);
-    let skip = byGateway?.get(gateway);
+    let skip = this.skipped.get(handler, gateway);
     if (skip === undefined) {
       skip = this.reflector.getAllAndOverride<boolean | undefined>(THROTTLER_SKIP + WS_THROTTLER_NAME, [handler, gateway]) === true;
-      if (byGateway === undefined) {
-        byGateway = new WeakMap();
-        this.skipped.set(handler, byGateway);
-      }
-      byGateway.set(gateway, skip);
+      this.skipped.set(handler, gateway, skip);
     }
     return skip;
   }
@@ -75,7 +73,7 @@ export class WsThrottlerGuard implements CanActivate {
    * value is computed per message.
    */
   protected ruleFor(context: ExecutionContext): WsThrottleRule | Promise<WsThrottleRule> {
-    const cached = this.rules.get(context.getHandler() as Handler)?.get(context.getClass());
+    const cached = this.rules.get(context.getHandler(), context.getClass());
     if (cached !== undefined && cached !== null) return cached;
     return this.readRule(context);
   }
@@ -83,7 +81,6 @@ export class WsThrottlerGuard implements CanActivate {
   private async readRule(context: ExecutionContext): Promise<WsThrottleRule> {
     const handler = context.getHandler() as Handler;
     const gateway = context.getClass();
-    let byGateway = this.rules.get(handler);
     const targets = [handler, gateway];
     const limit = this.reflector.getAllAndOverride<Resolvable | undefined>(THROTTLER_LIMIT + WS_THROTTLER_NAME, targets);
     const ttl = this.reflector.getAllAndOverride<Resolvable | undefined>(THROTTLER_TTL + WS_THROTTLER_NAME, targets);
@@ -102,11 +99,7 @@ export class WsThrottlerGuard implements CanActivate {
       };
     }
     const dynamic = [limit, ttl, block].some((v) => typeof v === 'function');
-    if (byGateway === undefined) {
-      byGateway = new WeakMap();
-      this.rules.set(handler, byGateway);
-    }
-    byGateway.set(gateway, dynamic ? null : rule);
+    this.rules.set(handler, gateway, dynamic ? null : rule);
     return rule;
   }
 }
@@ -117,8 +110,4 @@ async function numberOf(name: string, value: Resolvable, context: ExecutionConte
     throw new Error(`WsThrottlerGuard: the throttle \`${name}\` of ${context.getClass().name}.${context.getHandler().name} is not a non-negative number. Fix its @Throttle()/@WsThrottle() value.`);
   }
   return resolved;
-}
-
-function isThenable(value: WsThrottleRule | Promise<WsThrottleRule>): value is Promise<WsThrottleRule> {
-  return typeof (value as { then?: unknown }).then === 'function';
 }
