@@ -10,31 +10,38 @@ function limiter(perWindow: number, windowMs: number, maxTracked: number): Hands
   return new HandshakeRateLimiter(options, events);
 }
 
+/** Runs `body` with `Date.now()` on a clock it moves itself; the real clock is back afterwards. */
+async function withClock(start: number, body: (clock: { readonly now: number; advance(ms: number): void }) => Promise<void>): Promise<void> {
+  let now = start;
+  const real = Date.now;
+  Date.now = () => now;
+  try {
+    await body({ get now() { return now; }, advance: (ms) => { now += ms; } });
+  } finally {
+    Date.now = real;
+  }
+}
+
 describe('InMemoryThrottlerStorage (sliding window)', () => {
   it('accepts exactly `limit` hits in any window of `ttl`, whatever the timing', async () => {
     const step = fc.record({ advance: fc.nat({ max: 400 }), key: fc.constantFrom('a', 'b') });
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 100, max: 2000 }), fc.array(step, { maxLength: 120 }), async (limit, ttl, steps) => {
       const storage = new InMemoryThrottlerStorage();
-      let now = 1_000_000;
-      const realNow = Date.now;
-      Date.now = () => now;
-      try {
+      await withClock(1_000_000, async (clock) => {
         const accepted: Record<string, number[]> = { a: [], b: [] };
         for (const { advance, key } of steps) {
-          now += advance;
+          clock.advance(advance);
           const record = await storage.increment(key, ttl, limit, 0, 'default');
-          const inWindow = accepted[key].filter((at) => at > now - ttl).length;
+          const inWindow = accepted[key].filter((at) => at > clock.now - ttl).length;
           // Model: accepted iff fewer than `limit` accepted hits in the last `ttl` ms.
           expect(record.isBlocked).toBe(inWindow >= limit);
-          if (!record.isBlocked) accepted[key].push(now);
+          if (!record.isBlocked) accepted[key].push(clock.now);
           else {
-            const oldest = Math.min(...accepted[key].filter((at) => at > now - ttl));
-            expect(record.timeToBlockExpire).toBe(Math.ceil((oldest + ttl - now) / 1000));
+            const oldest = Math.min(...accepted[key].filter((at) => at > clock.now - ttl));
+            expect(record.timeToBlockExpire).toBe(Math.ceil((oldest + ttl - clock.now) / 1000));
           }
         }
-      } finally {
-        Date.now = realNow;
-      }
+      });
     }), { numRuns: 300 });
   });
 
@@ -42,59 +49,44 @@ describe('InMemoryThrottlerStorage (sliding window)', () => {
     const step = fc.record({ advance: fc.nat({ max: 40 }), burst: fc.integer({ min: 1, max: 6 }) });
     await fc.assert(fc.asyncProperty(fc.integer({ min: 20, max: 120 }), fc.integer({ min: 50, max: 600 }), fc.array(step, { minLength: 50, maxLength: 300 }), async (limit, ttl, steps) => {
       const storage = new InMemoryThrottlerStorage();
-      let now = 1_000_000;
-      const realNow = Date.now;
-      Date.now = () => now;
-      try {
+      await withClock(1_000_000, async (clock) => {
         const accepted: number[] = [];
         for (const { advance, burst } of steps) {
-          now += advance;
+          clock.advance(advance);
           for (let i = 0; i < burst; i++) {
             const record = storage.increment('k', ttl, limit, 0, 'default');
-            const inWindow = accepted.filter((at) => at > now - ttl).length;
+            const inWindow = accepted.filter((at) => at > clock.now - ttl).length;
             expect(record.isBlocked).toBe(inWindow >= limit);
             expect(record.totalHits).toBe(inWindow + 1);
-            if (!record.isBlocked) accepted.push(now);
+            if (!record.isBlocked) accepted.push(clock.now);
           }
         }
-      } finally {
-        Date.now = realNow;
-      }
+      });
     }), { numRuns: 100 });
   });
 
   it('with a blockDuration, refuses for that long once over the limit', async () => {
     const storage = new InMemoryThrottlerStorage();
-    const realNow = Date.now;
-    let now = realNow();
-    Date.now = () => now;
-    try {
+    await withClock(Date.now(), async (clock) => {
       for (let i = 0; i < 3; i++) expect((await storage.increment('k', 1000, 3, 5000, 'default')).isBlocked).toBe(false);
       expect(await storage.increment('k', 1000, 3, 5000, 'default')).toMatchObject({ isBlocked: true, timeToBlockExpire: 5 });
       // The window has passed, the block has not.
-      now += 2000;
+      clock.advance(2000);
       expect(await storage.increment('k', 1000, 3, 5000, 'default')).toMatchObject({ isBlocked: true, timeToBlockExpire: 3 });
-      now += 3000;
+      clock.advance(3000);
       expect((await storage.increment('k', 1000, 3, 5000, 'default')).isBlocked).toBe(false);
-    } finally {
-      Date.now = realNow;
-    }
+    });
   });
 
   it('forgets idle keys, so memory follows active users', async () => {
     const storage = new InMemoryThrottlerStorage();
-    const realNow = Date.now;
-    let now = realNow();
-    Date.now = () => now;
-    try {
+    await withClock(Date.now(), async (clock) => {
       for (let i = 0; i < 1000; i++) await storage.increment(`user-${i}`, 1000, 5, 0, 'default');
       expect(storage.size).toBe(1000);
-      now += 61_000;
+      clock.advance(61_000);
       await storage.increment('late', 1000, 5, 0, 'default');
       expect(storage.size).toBe(1);
-    } finally {
-      Date.now = realNow;
-    }
+    });
   });
 });
 

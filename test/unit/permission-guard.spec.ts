@@ -5,7 +5,6 @@ import {
   SecurityErrorCode,
   WsAuthorizationGuard,
   WsAuthorize,
-  WsSecurityException,
   type ModerationService,
   type PermissionQuery,
   type PermissionResolver,
@@ -16,6 +15,7 @@ import { ConnectionSession } from '../../lib/connections/connection-session.js';
 import { type ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { attachSession, type ConnectionLease } from '../../lib/connections/connection-session.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
+import { codeOf } from '../support/outcome.js';
 import { TEST_SECRET } from '../support/tokens.js';
 
 class Gateway {
@@ -53,20 +53,11 @@ function setup(resolver: PermissionResolver = new ClaimsPermissionResolver()) {
   return { guard, session, state, context, socket };
 }
 
-/** Runs canActivate (which may answer or throw at once, or through a promise) and reads the outcome. */
-const codeOf = async (run: () => unknown) => {
-  try {
-    await run();
-    return 'allowed';
-  } catch (error) {
-    return error instanceof WsSecurityException ? error.code : `threw ${String(error)}`;
-  }
-};
 
 describe('WsAuthorizationGuard, per message', () => {
   it('allows a covered permission', async () => {
     const { guard, context } = setup();
-    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe('allowed');
+    expect(await codeOf(() => guard.canActivate(context({ channelId: 'general' })))).toBe('passed');
   });
 
   it('answers synchronously with a synchronous resolver (no promise per message), and through a promise with an async one', async () => {

@@ -7,6 +7,7 @@ import { resolveOptions } from '../../lib/module/options.validator.js';
 import { InMemoryThrottlerStorage } from '../../lib/throttling/in-memory-throttler.storage.js';
 import { UserMessageBudget } from '../../lib/throttling/user-message.budget.js';
 import type { WsThrottlerStorage, WsThrottlerStorageRecord } from '../../lib/throttling/ws-throttler-storage.interface.js';
+import { codeOf } from '../support/outcome.js';
 import { TEST_SECRET } from '../support/tokens.js';
 
 function setup(storage: WsThrottlerStorage) {
@@ -20,14 +21,6 @@ function setup(storage: WsThrottlerStorage) {
   return { budget, session };
 }
 
-const codeOf = async (run: () => unknown): Promise<string> => {
-  try {
-    await run();
-    return 'accepted';
-  } catch (error) {
-    return error instanceof WsSecurityException ? error.code : `threw ${String(error)}`;
-  }
-};
 
 describe('UserMessageBudget.charge', () => {
   it('settles synchronously with a synchronous storage: no promise per message, a refusal thrown at once', () => {
@@ -45,7 +38,7 @@ describe('UserMessageBudget.charge', () => {
     const { budget, session } = setup(thenable);
     const first = budget.charge(session, 'echo');
     expect(first).toBeInstanceOf(Promise);
-    expect(await codeOf(() => first)).toBe('accepted');
+    expect(await codeOf(() => first)).toBe('passed');
     expect(await codeOf(() => budget.charge(session, 'echo'))).toBe('RATE_LIMITED');
   });
 
