@@ -260,6 +260,19 @@ describe('moderation across nodes sharing a bus and a store', () => {
     await waitFor('node B to restore the permissions', async () => JSON.stringify(await onB.emitWithAck('channel:join', { channelId: 'general' })) === '{"ok":true}');
   });
 
+  it('a user demoted on one node connects anew on the other with the override, not the token\'s permissions', async () => {
+    await nodes[A]!.app.get(ModerationService).setPermissions('acme', 'uma', ['presence:read']);
+    try {
+      // The token still says channel:*: the handshake applies the stored override.
+      const onB = await open(B, 'uma');
+      expect(await onB.emitWithAck('channel:join', { channelId: 'general' })).toEqual({ error: { code: 'FORBIDDEN', message: 'Forbidden' } });
+    } finally {
+      await nodes[A]!.app.get(ModerationService).setPermissions('acme', 'uma', null);
+    }
+    const again = await open(B, 'uma');
+    expect(await again.emitWithAck('channel:join', { channelId: 'general' })).toEqual({ ok: true });
+  });
+
   it('each node authorizes its own sockets through the shared gateway class', async () => {
     const onA = await open(A, 'amy', []);
     const onB = await open(B, 'ben');
