@@ -11,20 +11,10 @@ import 'reflect-metadata';
 import { ValidationPipe, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsNotIn, IsObject, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsObject, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 import { WsValidationPipe } from '../lib/pipes/ws-validation.pipe.js';
-
-class SendDto {
-  @IsString()
-  @Length(1, 64)
-  @Matches(/^[A-Za-z0-9_-]+$/)
-  @IsNotIn(['__proto__', 'constructor', 'prototype'])
-  channelId!: string;
-
-  @IsString()
-  @Length(1, 2000)
-  text!: string;
-}
+// The main bench's echo payload DTO (validated like the sample's SendMessageDto).
+import { EchoDto as SendDto } from './servers/echo.dto.js';
 
 class TagDto {
   @IsString()
