@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { WsPublic } from '../../lib/index.js';
 import type { AuditReport } from '../../lib/cli/index.js';
 import { startInsecureServer, type InsecureServer } from '../fixtures/insecure-server.js';
 import { startApp, type TestApp } from '../support/app.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -39,14 +38,7 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
   });
 }
 
-@WebSocketGateway({ namespace: '/chat' })
-class PingGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const PingGateway = pingGateway('/chat');
 
 describe('audit command, through the package bin (compiled)', () => {
   beforeAll(async () => {

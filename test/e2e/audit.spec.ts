@@ -1,8 +1,7 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { WsPublic } from '../../lib/index.js';
 import { exitCodeOf, MAX_AUDIT_CONNECTIONS, parseAuditArguments, runAudit, type AuditOptions, type AuditReport, type AuditStatus } from '../../lib/cli/index.js';
 import { startInsecureServer, type InsecureServer } from '../fixtures/insecure-server.js';
 import { startApp, type TestApp } from '../support/app.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 
 /** The audit's checks as run against a library app; each must show up in a report. */
@@ -16,14 +15,7 @@ const EVERY_CHECK = [
 
 const ALLOWED_ORIGIN = 'http://app.audit.test';
 
-@WebSocketGateway({ namespace: '/chat' })
-class PingGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const PingGateway = pingGateway('/chat');
 
 function auditOptions(url: string, token: string, extra: string[] = []): AuditOptions {
   const command = parseAuditArguments([

@@ -1,29 +1,15 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { WebSocketGateway } from '@nestjs/websockets';
 import { Manager } from 'socket.io-client';
-import { InMemoryConnectionLeaseStore, userKey, WsPublic } from '../../lib/index.js';
+import { InMemoryConnectionLeaseStore, userKey } from '../../lib/index.js';
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected, nextEvent, TRANSPORTS } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
-@WebSocketGateway()
-class RootGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
-
-@WebSocketGateway({ namespace: '/chat' })
-class ChatGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const RootGateway = pingGateway();
+const ChatGateway = pingGateway('/chat');
 
 @WebSocketGateway({ namespace: '/feed' })
 class FeedGateway {}

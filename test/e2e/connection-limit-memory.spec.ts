@@ -1,25 +1,17 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
   ConnectionLeaseStore,
   InMemoryConnectionLeaseStore,
   InMemoryPresenceStore,
   PresenceService,
-  WsPublic,
 } from '../../lib/index.js';
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
-@WebSocketGateway({ namespace: '/chat' })
-class ChatGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const ChatGateway = pingGateway('/chat');
 
 const CYCLES = 2000;
 const PARALLEL = 25;

@@ -1,20 +1,12 @@
 import { request } from 'node:http';
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { WebSocket } from 'ws';
-import { WsPublic } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { engineUrl } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
 
-@WebSocketGateway({ namespace: '/chat' })
-@WsPublic()
-class PingGateway {
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const PingGateway = pingGateway('/chat');
 
 const PER_ADDRESS = 10;
 

@@ -1,17 +1,9 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { WsPublic } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected, nextEvent, TRANSPORTS } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 
-@WebSocketGateway({ namespace: '/chat' })
-@WsPublic()
-class PingGateway {
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const PingGateway = pingGateway('/chat');
 
 type Ack = { ok?: boolean; expiresAt?: number; error?: { code: string; retryAfterMs?: number } };
 

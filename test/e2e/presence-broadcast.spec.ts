@@ -1,35 +1,19 @@
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import {
   PresenceService,
   userKey,
-  WsPublic,
   type PresenceAudience,
   type PresenceChange,
 } from '../../lib/index.js';
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
-@WebSocketGateway({ namespace: '/chat' })
-class ChatGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
-
-@WebSocketGateway()
-class RootGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const ChatGateway = pingGateway('/chat');
+const RootGateway = pingGateway();
 
 interface Update {
   userId: string;

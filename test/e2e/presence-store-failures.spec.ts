@@ -1,10 +1,8 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
   InMemoryPresenceStore,
   PresenceService,
-  WsPublic,
   type PresenceChange,
   type PresenceConnection,
   type PresenceTransition,
@@ -12,17 +10,11 @@ import {
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
-@WebSocketGateway({ namespace: '/chat' })
-class ChatGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const ChatGateway = pingGateway('/chat');
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -13,6 +13,7 @@ import { sessionOf } from '../../lib/connections/connection-session.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connected, nextEvent } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
@@ -38,14 +39,7 @@ class ChatGateway {
   }
 }
 
-@WebSocketGateway()
-class RootGateway {
-  @WsPublic()
-  @SubscribeMessage('ping')
-  ping() {
-    return { ok: true };
-  }
-}
+const RootGateway = pingGateway();
 
 const token = (sub: string, tenant = 'acme', perms: string[] = ['presence:read']) => signToken({ sub, tenant, perms });
 
