@@ -1,7 +1,7 @@
-import { startApp, type TestApp } from '../support/app.js';
-import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';
+import { connect, connected, TRANSPORTS } from '../support/clients.js';
 import { claims, forgeToken, rsaKeyPair } from '../support/forge.js';
-import { Probe, probeGateway } from '../support/probe.gateway.js';
+import { useProbeApp } from '../support/probe-app.js';
+import type { Probe } from '../support/probe.gateway.js';
 import { TEST_SECRET } from '../support/tokens.js';
 
 /** THREATS.md case 2: forged tokens are refused with one generic message and `UNAUTHORIZED`. */
@@ -81,20 +81,7 @@ async function expectRefused(url: string, transport: 'polling' | 'websocket', to
 }
 
 describe('handshake: forged tokens (HS256 pinned, iss and aud configured)', () => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: { secret: TEST_SECRET, algorithms: ['HS256'], issuer: [ISSUER], audience: [AUDIENCE] } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { jwt: { secret: TEST_SECRET, algorithms: ['HS256'], issuer: [ISSUER], audience: [AUDIENCE] } } });
 
   describe.each(TRANSPORTS)('over %s', (transport) => {
     it('accepts the genuine token (control)', async () => {
@@ -109,20 +96,7 @@ describe('handshake: forged tokens (HS256 pinned, iss and aud configured)', () =
 });
 
 describe('handshake: forged tokens (RS256 pinned)', () => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: { publicKey: keys.publicKey, algorithms: ['RS256'] } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { jwt: { publicKey: keys.publicKey, algorithms: ['RS256'] } } });
 
   describe.each(TRANSPORTS)('over %s', (transport) => {
     it('accepts a token signed by the private key (control)', async () => {

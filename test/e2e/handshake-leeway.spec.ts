@@ -1,6 +1,6 @@
-import { startApp, type TestApp } from '../support/app.js';
-import { closeAllClients, connect, TRANSPORTS } from '../support/clients.js';
-import { Probe, probeGateway } from '../support/probe.gateway.js';
+import { startApp } from '../support/app.js';
+import { connect, TRANSPORTS } from '../support/clients.js';
+import { useProbeApp } from '../support/probe-app.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 
 /**
@@ -16,20 +16,7 @@ function nowSeconds(): number {
 }
 
 describe.each([LEEWAY, 0])('handshake: exp and nbf with a leeway of %i s', (leeway) => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: { secret: TEST_SECRET, clockToleranceSeconds: leeway } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { jwt: { secret: TEST_SECRET, clockToleranceSeconds: leeway } } });
 
   describe.each(TRANSPORTS)('over %s', (transport) => {
     it('accepts a token whose exp passed less than the leeway ago, and handles its events', async () => {

@@ -8,10 +8,10 @@ import {
   type RealtimeAuthenticator,
 } from '../../lib/index.js';
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
-import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
-import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';
-import { Probe, probeGateway } from '../support/probe.gateway.js';
+import { connect, connected, TRANSPORTS } from '../support/clients.js';
+import { useProbeApp } from '../support/probe-app.js';
+import { probeGateway } from '../support/probe.gateway.js';
 import { RawEngineClient } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
@@ -55,25 +55,10 @@ describe('handshake: a custom authenticator that fails', () => {
   const logger = new CapturingLogger();
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled);
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      logger,
-      security: { jwt: undefined, authenticator: ScriptedAuthenticator },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled);
-    await t.close();
-  });
+  // Registered before the app's hooks: on before it starts, off before it closes.
+  beforeAll(() => { process.on('unhandledRejection', onUnhandled); });
+  afterAll(() => { process.off('unhandledRejection', onUnhandled); });
+  const { t, probe } = useProbeApp({ logger, security: { jwt: undefined, authenticator: ScriptedAuthenticator } });
 
   const CASES: Array<[string, string, string]> = [
     ['rejects with an Error', 'throw:eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl', 'SERVICE_UNAVAILABLE'],
@@ -142,30 +127,21 @@ function appMiddleware(socket: Socket, next: (err?: ExtendedError) => void): voi
 }
 
 describe('handshake: app middlewares registered with server.use() in afterInit', () => {
-  let t: TestApp;
-  let probe: Probe;
+  const { t, probe } = useProbeApp({
+    gateways: [probeGateway('/chat', {}, (server: Server | Namespace) => { server.use(appMiddleware); })],
+    security: { connections: { maxPerUser: 1 } },
+  });
   let lifecycle: ConnectionLifecycle;
 
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat', {}, (server: Server | Namespace) => { server.use(appMiddleware); })],
-      providers: [Probe],
-      security: { connections: { maxPerUser: 1 } },
-    });
-    probe = t.app.get(Probe);
-    lifecycle = t.app.get(ConnectionLifecycle);
-  });
+  beforeAll(() => { lifecycle = t.app.get(ConnectionLifecycle); });
   beforeEach(() => {
-    probe.reset();
     seen.principals.length = 0;
     seen.calls = 0;
   });
   afterEach(async () => {
-    closeAllClients();
     await RawEngineClient.closeAll();
     await waitFor('every slot to be released', () => lifecycle.connectionCount === 0);
   });
-  afterAll(async () => { await t.close(); });
 
   describe.each(TRANSPORTS)('over %s', (transport) => {
     it('runs after authentication, with the principal attached', async () => {

@@ -1,7 +1,6 @@
 import type { OriginEnforcement } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { closeAllClients, connect, TRANSPORTS } from '../support/clients.js';
-import { Probe, probeGateway } from '../support/probe.gateway.js';
+import { connect, TRANSPORTS } from '../support/clients.js';
+import { useProbeApp } from '../support/probe-app.js';
 import { RAW_TRANSPORTS, RawEngineClient, RawHandshakeRefused, type RawTransport } from '../support/raw-engine.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 
@@ -64,23 +63,8 @@ async function rawOutcome(url: string, transport: RawTransport, headers: Record<
 }
 
 describe('handshake: Origin with cookie authentication (enforce: cookie)', () => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { credentials: { cookieName: COOKIE }, origins: { allowed: [ALLOWED, ALLOWED_TLS] } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(async () => {
-    closeAllClients();
-    await RawEngineClient.closeAll();
-  });
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { credentials: { cookieName: COOKIE }, origins: { allowed: [ALLOWED, ALLOWED_TLS] } } });
+  afterEach(() => RawEngineClient.closeAll());
 
   describe.each(RAW_TRANSPORTS)('raw %s', (transport) => {
     it.each([ALLOWED, ALLOWED_TLS])('accepts the cookie from the allowed origin %s', async (origin) => {
@@ -145,20 +129,8 @@ describe.each<[OriginEnforcement, string, string]>([
   ['browser', 'refuses a token from a foreign origin, accepts one with no Origin', 'connected'],
   ['always', 'refuses a token from a foreign origin and one with no Origin', 'ORIGIN_REJECTED'],
 ])('handshake: Origin with token authentication (enforce: %s)', (enforce, _title, noOrigin) => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: { secret: TEST_SECRET }, origins: { allowed: [ALLOWED], enforce } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
+  const { t, probe } = useProbeApp({ security: { jwt: { secret: TEST_SECRET }, origins: { allowed: [ALLOWED], enforce } } });
   afterEach(() => RawEngineClient.closeAll());
-  afterAll(async () => { await t.close(); });
 
   describe.each(RAW_TRANSPORTS)('raw %s', (transport) => {
     it('accepts a token from the allowed origin', async () => {

@@ -1,5 +1,6 @@
 import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
 import { startApp, type TestApp } from '../support/app.js';
+import { useProbeApp } from '../support/probe-app.js';
 import { Probe, probeGateway } from '../support/probe.gateway.js';
 import { RAW_TRANSPORTS, RawEngineClient } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
@@ -15,22 +16,15 @@ const good = () => JSON.stringify({ token: signToken() });
 const BAD = JSON.stringify({ token: 'bad' });
 
 describe('handshake: protocol abuse', () => {
-  let t: TestApp;
-  let probe: Probe;
+  const { t, probe } = useProbeApp({ gateways: [probeGateway(undefined), probeGateway('/chat')] });
   let lifecycle: ConnectionLifecycle;
 
-  beforeAll(async () => {
-    t = await startApp({ gateways: [probeGateway(undefined), probeGateway('/chat')], providers: [Probe] });
-    probe = t.app.get(Probe);
-    lifecycle = t.app.get(ConnectionLifecycle);
-  });
-  beforeEach(() => probe.reset());
+  beforeAll(() => { lifecycle = t.app.get(ConnectionLifecycle); });
   afterEach(async () => {
     await RawEngineClient.closeAll();
     // Whatever the path, every slot taken is released.
     await waitFor('every connection slot to be released', () => lifecycle.connectionCount === 0);
   });
-  afterAll(async () => { await t.close(); });
 
   describe.each(RAW_TRANSPORTS)('over %s', (transport) => {
     describe('case 8: events in the same flight as a bad CONNECT', () => {

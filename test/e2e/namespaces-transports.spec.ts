@@ -1,7 +1,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import { Manager, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
-import { startApp, type TestApp } from '../support/app.js';
-import { closeAllClients, connect } from '../support/clients.js';
+import { connect } from '../support/clients.js';
+import { useProbeApp } from '../support/probe-app.js';
 import { Probe, probeGateway } from '../support/probe.gateway.js';
 import { RawEngineClient } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
@@ -48,23 +48,11 @@ const PROTECTED = ['/', '/chat', '/dyn-abc', '/dyn-other', '/late', '/fn-x'];
 
 describe('namespaces and transports', () => {
   const probeRef: { current?: Probe } = {};
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway(undefined, {}, lateNamespaces(probeRef)), probeGateway('/chat'), probeGateway(/^\/dyn-\w+$/)],
-      providers: [Probe],
-    });
-    probe = t.app.get(Probe);
-    probeRef.current = probe;
+  const { t, probe } = useProbeApp({
+    gateways: [probeGateway(undefined, {}, lateNamespaces(probeRef)), probeGateway('/chat'), probeGateway(/^\/dyn-\w+$/)],
   });
-  beforeEach(() => probe.reset());
-  afterEach(async () => {
-    closeAllClients();
-    await RawEngineClient.closeAll();
-  });
-  afterAll(async () => { await t.close(); });
+  probeRef.current = probe;
+  afterEach(() => RawEngineClient.closeAll());
 
   describe.each(MODES)('%s', (mode) => {
     describe.each(PROTECTED)('namespace %s', (nsp) => {

@@ -1,8 +1,7 @@
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { AuthenticationRequest, Principal, RealtimeAuthenticator } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { closeAllClients, connected, TRANSPORTS } from '../support/clients.js';
-import { Probe, probeGateway } from '../support/probe.gateway.js';
+import { connected, TRANSPORTS } from '../support/clients.js';
+import { useProbeApp } from '../support/probe-app.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 
 /**
@@ -39,20 +38,7 @@ const EXPIRED_BODY = { error: { code: 'TOKEN_EXPIRED', message: 'Token expired' 
 
 describe.each([0, 1])('token lifetime with %i s grace (no clock tolerance)', (graceSeconds) => {
   const graceMs = graceSeconds * 1000;
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: { secret: TEST_SECRET, clockToleranceSeconds: 0 }, tokens: { graceSeconds } },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { jwt: { secret: TEST_SECRET, clockToleranceSeconds: 0 }, tokens: { graceSeconds } } });
 
   it.each(TRANSPORTS)('closes the socket with TOKEN_EXPIRED within exp + grace (+1 s) over %s', async (transport) => {
     const { token, exp } = shortToken(2);
@@ -125,20 +111,7 @@ class MillisecondAuthenticator implements RealtimeAuthenticator {
 }
 
 describe('token lifetime: an emit after the deadline', () => {
-  let t: TestApp;
-  let probe: Probe;
-
-  beforeAll(async () => {
-    t = await startApp({
-      gateways: [probeGateway('/chat')],
-      providers: [Probe],
-      security: { jwt: undefined, authenticator: new MillisecondAuthenticator() },
-    });
-    probe = t.app.get(Probe);
-  });
-  beforeEach(() => probe.reset());
-  afterEach(() => closeAllClients());
-  afterAll(async () => { await t.close(); });
+  const { t, probe } = useProbeApp({ security: { jwt: undefined, authenticator: new MillisecondAuthenticator() } });
 
   it.each(TRANSPORTS)('is refused with TOKEN_EXPIRED and never handled, before the expiry timer fires (%s)', async (transport) => {
     // A deadline 600 ms past a second boundary: the shared timer closes the socket at the next
