@@ -7,7 +7,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }],
   },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/browser/'],
+  // test/package (the packed tarball, the consumer matrix) runs on its own: `npm run test:package`.
+  testPathIgnorePatterns: ['/node_modules/', '/test/browser/', '/test/package/'],
   testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
   // Two workers for two cores; a worker is recycled past 1 GB (ESM module registries are not freed between files).

@@ -8,10 +8,10 @@
  * one-file review.
  */
 import type { Type } from '@nestjs/common';
-import { EXCEPTION_FILTERS_METADATA, GUARDS_METADATA } from '@nestjs/common/internal';
+import { EXCEPTION_FILTERS_METADATA, GUARDS_METADATA } from '@nestjs/common/constants.js';
 import type { DiscoveryService } from '@nestjs/core';
 import type { GatewayMetadata } from '@nestjs/websockets';
-import { GATEWAY_METADATA, GATEWAY_OPTIONS, MESSAGE_MAPPING_METADATA, MESSAGE_METADATA, PORT_METADATA } from '@nestjs/websockets/internal';
+import { GATEWAY_METADATA, GATEWAY_OPTIONS, MESSAGE_MAPPING_METADATA, MESSAGE_METADATA, PORT_METADATA } from '@nestjs/websockets/constants.js';
 
 /** One `@SubscribeMessage` handler of a gateway class. */
 export interface GatewayHandler {
