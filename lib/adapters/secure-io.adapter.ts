@@ -1,9 +1,10 @@
 import type { Server as HttpServer } from 'node:http';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
 import { NamespaceSecurity } from './namespace-security.js';
 import { SecureServer } from './secure-server.js';
+import { duplicateSocketIo, duplicateSocketIoMessage } from './socket-io-copies.js';
 
 /**
  * The Socket.IO adapter that authenticates every connection before it exists. Install it once:
@@ -17,6 +18,8 @@ export class SecureIoAdapter extends IoAdapter {
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
+    const copies = duplicateSocketIo();
+    if (copies !== undefined) new Logger('RealtimeSecurity').warn(duplicateSocketIoMessage(copies));
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {

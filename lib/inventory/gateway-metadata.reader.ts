@@ -1,8 +1,10 @@
 /*
  * The one place that reads (and, for the class-level guard and filter, writes) Nest's own
  * gateway metadata. Why here and why these imports: `@nestjs/websockets` exposes the keys its
- * decorators write (`@WebSocketGateway`, `@SubscribeMessage`) only through its `internal`
- * entry point, and `@nestjs/common` the guard/filter keys likewise; `UseGuards`/`UseFilters`
+ * decorators write (`@WebSocketGateway`, `@SubscribeMessage`) only as constants, not from its
+ * root, and `@nestjs/common` the guard/filter keys likewise. They are imported from the
+ * `constants.js` files that Nest 11 and 12 both ship (Nest 12's `internal` entry points, which
+ * re-export them, do not exist in Nest 11); `UseGuards`/`UseFilters`
  * can only append, while the library's guard must run first and its filter must come last so
  * that it never shadows a gateway's own filters. Keeping it in one file makes a Nest upgrade a
  * one-file review.
