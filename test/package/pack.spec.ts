@@ -286,7 +286,7 @@ describe('the packed package', () => {
     beforeAll(async () => {
       mkdirSync(root);
       writeFileSync(join(root, 'package.json'), JSON.stringify({ name: `consumers-nest${major}`, version: '1.0.0', private: true }, null, 2));
-      await mustRun('npm', installArgs(tarball, major), root);
+      await mustRun('npm', installArgs(tarball, major), root, {}, 540_000);
     }, 600_000);
 
     it(`installed Nest ${major}, the package and no @nestjs/throttler`, () => {

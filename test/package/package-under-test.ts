@@ -45,8 +45,8 @@ export function run(command: string, args: string[], cwd: string, env: Record<st
   });
 }
 
-export async function mustRun(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
-  const result = await run(command, args, cwd, env);
+export async function mustRun(command: string, args: string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 240_000): Promise<string> {
+  const result = await run(command, args, cwd, env, timeoutMs);
   if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.code}:\n${result.output}`);
   return result.output;
 }
