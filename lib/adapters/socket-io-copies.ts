@@ -48,7 +48,7 @@ export function duplicateSocketIo(from: string | URL = import.meta.url): SocketI
 /** The start-up warning for two copies: what they are and what to change. */
 export function duplicateSocketIoMessage(copies: SocketIoCopies): string {
   return `Two copies of socket.io are installed: ${copies.library.version} (${copies.library.path}), which nestjs-realtime-security loads, ` +
-    `and ${copies.nest.version} (${copies.nest.path}), which @nestjs/platform-socket.io loads. Both work at run time, but their types differ ` +
-    `(SecureIoAdapter no longer type-checks against IoAdapter with skipLibCheck off). Remove socket.io from your own dependencies, or set it to ` +
+    `and ${copies.nest.version} (${copies.nest.path}), which @nestjs/platform-socket.io loads. Both work at run time, but their types are separate ` +
+    `declarations (with skipLibCheck off, SecureIoAdapter can fail to type-check against IoAdapter: TS2416). Remove socket.io from your own dependencies, or set it to ` +
     `exactly ${copies.nest.version}, the version @nestjs/platform-socket.io depends on; \`npm ls socket.io\` should then list one copy.`;
 }
