@@ -42,6 +42,34 @@ export class RedisKeys {
     return `${this.prefix}node-presence:${nodeId}`;
   }
 
+  /**
+   * Sorted set (all scores 0): the user ids in one room of a tenant. The room's three keys share
+   * one hash tag (tenant + room), so a room script touches a single Redis Cluster slot.
+   */
+  roomMembers(tenantId: string, room: string): string {
+    return `${this.prefix}room-m:{${roomTag(tenantId, room)}}`;
+  }
+
+  /** Hash: user id → JSON `{c, j, m}` (connections in the room, joinedAt, metadata). Same tag as `roomMembers`. */
+  roomMemberData(tenantId: string, room: string): string {
+    return `${this.prefix}room-d:{${roomTag(tenantId, room)}}`;
+  }
+
+  /** Hash: lease id → node id, the connections in one room. Same tag as `roomMembers`. */
+  roomConnections(tenantId: string, room: string): string {
+    return `${this.prefix}room-c:{${roomTag(tenantId, room)}}`;
+  }
+
+  /** Sorted set (all scores 0): the rooms a user is in (tagged by user). */
+  userRooms(userKey: string): string {
+    return `${this.prefix}user-rooms:{${userKey}}`;
+  }
+
+  /** Hash: `[tenantId, room, userId, leaseId]` (JSON) → 1, the room memberships a node holds. */
+  nodeRooms(nodeId: string): string {
+    return `${this.prefix}node-rooms:${nodeId}`;
+  }
+
   /** Hash: node id → its last heartbeat (epoch ms, the node's clock): every registered node. */
   nodes(): string {
     return `${this.prefix}nodes`;
@@ -86,4 +114,9 @@ export class RedisKeys {
   socketIo(): string {
     return `${this.prefix}socket.io`;
   }
+}
+
+/** Tenant and room, each URI-encoded (so neither can contain `{`, `}` or the `/` between them). */
+function roomTag(tenantId: string, room: string): string {
+  return `${encodeURIComponent(tenantId)}/${encodeURIComponent(room)}`;
 }

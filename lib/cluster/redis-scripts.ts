@@ -113,6 +113,57 @@ local change = 'none'
 ${PRESENCE_RECORD}`);
 
 /**
+ * A connection entered a room. KEYS (one hash tag): room members, member data, room connections.
+ * ARGV: lease id, node id, at, user id, metadata JSON ('' keeps the stored one).
+ * Returns {change ('join'|'none'), connections, joinedAt, metadata JSON}.
+ */
+export const ROOM_JOIN = new RedisScript(`
+local raw = redis.call('HGET', KEYS[2], ARGV[4])
+local rec
+if raw then rec = cjson.decode(raw) else rec = {c = 0, j = ARGV[3]} end
+local change = 'none'
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 1 then
+  rec.c = rec.c + 1
+  if rec.c == 1 then
+    rec.j = ARGV[3]
+    redis.call('ZADD', KEYS[1], 0, ARGV[4])
+    change = 'join'
+  end
+end
+if ARGV[5] ~= '' then rec.m = ARGV[5] end
+redis.call('HSET', KEYS[2], ARGV[4], cjson.encode(rec))
+return {change, rec.c, rec.j, rec.m or ''}
+`);
+
+/**
+ * A connection left a room (idempotent). KEYS: as ROOM_JOIN.
+ * ARGV: lease id, user id, owner node ('' any: only that node's connection is removed).
+ * Returns {change ('leave'|'none'), connections, joinedAt, metadata JSON}.
+ */
+export const ROOM_LEAVE = new RedisScript(`
+local raw = redis.call('HGET', KEYS[2], ARGV[2])
+local owner = redis.call('HGET', KEYS[3], ARGV[1])
+if (not owner) or (ARGV[3] ~= '' and owner ~= ARGV[3]) then
+  if raw then
+    local rec = cjson.decode(raw)
+    return {'none', rec.c, rec.j, rec.m or ''}
+  end
+  return {'none', 0, '', ''}
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+local rec
+if raw then rec = cjson.decode(raw) else rec = {c = 1, j = ''} end
+rec.c = rec.c - 1
+if rec.c <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return {'leave', 0, rec.j, rec.m or ''}
+end
+redis.call('HSET', KEYS[2], ARGV[2], cjson.encode(rec))
+return {'none', rec.c, rec.j, rec.m or ''}
+`);
+
+/**
  * Heartbeat: renew this node's alive key and registration.
  * KEYS: alive key, nodes hash. ARGV: node id, now (ms), timeout (ms).
  * Returns 1 when the alive key was there, 0 when it had vanished (expired, reaped or flushed).

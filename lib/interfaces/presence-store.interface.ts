@@ -60,3 +60,65 @@ export interface PresenceStore {
 
 /** Injection token of the active {@link PresenceStore}. */
 export const PresenceStore = Symbol('PresenceStore');
+
+/**
+ * Server-side fields an application attaches to a room member (for example a display role),
+ * from `presence.rooms.metadata`: at most 8 fields, names of 1..32 letters, digits and `_.-`,
+ * values a string of up to 128 characters, a finite number or a boolean. Never client input.
+ */
+export type RoomMemberMeta = Readonly<Record<string, string | number | boolean>>;
+
+/** One physical connection's membership of one room, as written to the store. */
+export interface RoomPresenceConnection extends PresenceConnection {
+  /** The room within the tenant, `resource:id` (for example `channel:general`). */
+  readonly room: string;
+  /** Server-side fields of the member; `null`/absent keeps what the store has. */
+  readonly meta?: RoomMemberMeta | null;
+}
+
+/** A user in a room, as the store answers it. */
+export interface RoomMember {
+  readonly userId: string;
+  /** Connections of the user in the room, all nodes together (0 after the last one left). */
+  readonly connections: number;
+  /** When the user's first connection entered the room (epoch ms). */
+  readonly joinedAt: number;
+  readonly meta: RoomMemberMeta | null;
+}
+
+/** What a room write changed: `join` when the user entered the room, `leave` when they left it. */
+export interface RoomPresenceTransition {
+  readonly change: 'join' | 'leave' | 'none';
+  readonly tenantId: string;
+  readonly room: string;
+  /** The member after the call (`connections: 0` after a leave). */
+  readonly member: RoomMember;
+}
+
+/**
+ * Room presence, on the same store as user presence (`presence.rooms.enabled`). Both built-in
+ * stores implement it and pass the room part of `test/contract/presence-store.contract.ts`.
+ * Each write is atomic on its own; joining with a connection already in the room, or leaving
+ * with one that is not, is a no-op that reports `none`. A user is a member while at least one
+ * of their connections is in the room.
+ */
+export interface RoomPresenceStore {
+  roomJoined(connection: RoomPresenceConnection, at: number): Promise<RoomPresenceTransition>;
+  roomLeft(connection: RoomPresenceConnection, at: number): Promise<RoomPresenceTransition>;
+  /** One member, or `null` when the user is not in the room. */
+  roomMember(tenantId: string, room: string, userId: string): Promise<RoomMember | null>;
+  /** Up to `limit` members whose `userId` comes strictly after `after` in the store's order (as `listOnline`). */
+  listRoom(tenantId: string, room: string, after: string | null, limit: number): Promise<readonly RoomMember[]>;
+  countRoom(tenantId: string, room: string): Promise<number>;
+  /** Up to `limit` rooms the user is in (in the store's order of room names). */
+  roomsOf(tenantId: string, userId: string, limit: number): Promise<readonly string[]>;
+}
+
+/** Names of the {@link RoomPresenceStore} methods (checked when room presence is on). */
+export const ROOM_PRESENCE_STORE_METHODS = ['roomJoined', 'roomLeft', 'roomMember', 'listRoom', 'countRoom', 'roomsOf'] as const;
+
+/** True when `store` implements {@link RoomPresenceStore}. */
+export function isRoomPresenceStore(store: unknown): store is RoomPresenceStore {
+  return typeof store === 'object' && store !== null
+    && ROOM_PRESENCE_STORE_METHODS.every((m) => typeof (store as Record<string, unknown>)[m] === 'function');
+}

@@ -4,6 +4,11 @@ import type {
   PresenceRecord,
   PresenceStore,
   PresenceTransition,
+  RoomMember,
+  RoomMemberMeta,
+  RoomPresenceConnection,
+  RoomPresenceStore,
+  RoomPresenceTransition,
 } from '../interfaces/presence-store.interface.js';
 import { flatString } from '../utils/flat-string.js';
 import { userKey } from '../utils/user-key.js';
@@ -32,6 +37,25 @@ export interface InMemoryPresenceStoreStats {
   readonly onlineTenants: number;
   readonly offlineRecords: number;
   readonly preferences: number;
+  /** Rooms with at least one member. */
+  readonly rooms: number;
+  /** Members over all rooms. */
+  readonly roomMembers: number;
+  /** Users in at least one room. */
+  readonly usersInRooms: number;
+}
+
+interface RoomMemberEntry {
+  /** Lease ids of the user's connections in the room. */
+  readonly leases: Set<string>;
+  joinedAt: number;
+  meta: RoomMemberMeta | null;
+}
+
+interface RoomEntry {
+  /** Member ids, sorted by UTF-16 code units (pages are a binary search plus a slice). */
+  readonly sorted: string[];
+  readonly members: Map<string, RoomMemberEntry>;
 }
 
 /**
@@ -40,13 +64,17 @@ export interface InMemoryPresenceStoreStats {
  * a binary search plus a slice. Offline records are bounded (oldest forgotten first).
  */
 @Injectable()
-export class InMemoryPresenceStore implements PresenceStore {
+export class InMemoryPresenceStore implements PresenceStore, RoomPresenceStore {
   private readonly entries = new Map<string, UserEntry>();
   /** Per tenant: ids of online users, sorted by UTF-16 code units. */
   private readonly online = new Map<string, string[]>();
   /** Keys of offline entries, oldest first (Map keeps insertion order). */
   private readonly offline = new Map<string, true>();
   private readonly preferences = new Map<string, string>();
+  /** Per tenant+room key: the room's members. Empty rooms are removed. */
+  private readonly rooms = new Map<string, RoomEntry>();
+  /** Per user key: the rooms the user is in, sorted. */
+  private readonly userRooms = new Map<string, string[]>();
   private readonly maxOfflineRecords: number;
 
   constructor(options: InMemoryPresenceStoreOptions = {}) {
@@ -126,11 +154,90 @@ export class InMemoryPresenceStore implements PresenceStore {
     return this.preferences.get(userKey(tenantId, userId)) ?? null;
   }
 
+  async roomJoined(connection: RoomPresenceConnection, at: number): Promise<RoomPresenceTransition> {
+    const key = roomKey(connection.tenantId, connection.room);
+    let room = this.rooms.get(key);
+    if (room === undefined) {
+      room = { sorted: [], members: new Map() };
+      this.rooms.set(flatString(key), room);
+    }
+    let member = room.members.get(connection.userId);
+    let change: RoomPresenceTransition['change'] = 'none';
+    if (member === undefined) {
+      member = { leases: new Set(), joinedAt: at, meta: null };
+      room.members.set(connection.userId, member);
+      insertSorted(room.sorted, connection.userId);
+      const uKey = userKey(connection.tenantId, connection.userId);
+      let rooms = this.userRooms.get(uKey);
+      if (rooms === undefined) {
+        rooms = [];
+        this.userRooms.set(flatString(uKey), rooms);
+      }
+      insertSorted(rooms, connection.room);
+      change = 'join';
+    }
+    member.leases.add(connection.leaseId);
+    if (connection.meta !== undefined && connection.meta !== null) member.meta = Object.freeze({ ...connection.meta });
+    return roomTransition(change, connection, toMember(connection.userId, member));
+  }
+
+  async roomLeft(connection: RoomPresenceConnection, at: number): Promise<RoomPresenceTransition> {
+    void at;
+    const key = roomKey(connection.tenantId, connection.room);
+    const room = this.rooms.get(key);
+    const member = room?.members.get(connection.userId);
+    if (room === undefined || member === undefined) {
+      return roomTransition('none', connection, Object.freeze({ userId: connection.userId, connections: 0, joinedAt: at, meta: null }));
+    }
+    if (!member.leases.delete(connection.leaseId) || member.leases.size > 0) return roomTransition('none', connection, toMember(connection.userId, member));
+    room.members.delete(connection.userId);
+    removeSorted(room.sorted, connection.userId);
+    if (room.members.size === 0) this.rooms.delete(key);
+    const uKey = userKey(connection.tenantId, connection.userId);
+    const rooms = this.userRooms.get(uKey);
+    if (rooms !== undefined) {
+      removeSorted(rooms, connection.room);
+      if (rooms.length === 0) this.userRooms.delete(uKey);
+    }
+    return roomTransition('leave', connection, toMember(connection.userId, member));
+  }
+
+  async roomMember(tenantId: string, room: string, userId: string): Promise<RoomMember | null> {
+    const member = this.rooms.get(roomKey(tenantId, room))?.members.get(userId);
+    return member === undefined ? null : toMember(userId, member);
+  }
+
+  async listRoom(tenantId: string, room: string, after: string | null, limit: number): Promise<readonly RoomMember[]> {
+    const entry = this.rooms.get(roomKey(tenantId, room));
+    if (entry === undefined || limit <= 0) return [];
+    const start = after === null ? 0 : upperBound(entry.sorted, after);
+    const page: RoomMember[] = [];
+    for (let i = start; i < entry.sorted.length && page.length < limit; i += 1) {
+      const userId = entry.sorted[i];
+      const member = entry.members.get(userId);
+      if (member !== undefined) page.push(toMember(userId, member));
+    }
+    return page;
+  }
+
+  async countRoom(tenantId: string, room: string): Promise<number> {
+    return this.rooms.get(roomKey(tenantId, room))?.members.size ?? 0;
+  }
+
+  async roomsOf(tenantId: string, userId: string, limit: number): Promise<readonly string[]> {
+    return (this.userRooms.get(userKey(tenantId, userId)) ?? []).slice(0, Math.max(0, limit));
+  }
+
   /** Sizes of the internal maps (for tests and metrics). */
   get stats(): InMemoryPresenceStoreStats {
     let onlineUsers = 0;
     for (const list of this.online.values()) onlineUsers += list.length;
+    let roomMembers = 0;
+    for (const room of this.rooms.values()) roomMembers += room.members.size;
     return {
+      rooms: this.rooms.size,
+      roomMembers,
+      usersInRooms: this.userRooms.size,
       records: this.entries.size,
       onlineUsers,
       onlineTenants: this.online.size,
@@ -172,6 +279,19 @@ function removeLease(entry: UserEntry, leaseId: string): boolean {
   if (!leases.delete(leaseId)) return false;
   if (leases.size === 0) entry.leases = null;
   return true;
+}
+
+/** Key of a room: tenant and room, URI-encoded like a user key. */
+function roomKey(tenantId: string, room: string): string {
+  return `${encodeURIComponent(tenantId)}/${encodeURIComponent(room)}`;
+}
+
+function toMember(userId: string, member: RoomMemberEntry): RoomMember {
+  return Object.freeze({ userId, connections: member.leases.size, joinedAt: member.joinedAt, meta: member.meta });
+}
+
+function roomTransition(change: RoomPresenceTransition['change'], connection: RoomPresenceConnection, member: RoomMember): RoomPresenceTransition {
+  return Object.freeze({ change, tenantId: connection.tenantId, room: connection.room, member });
 }
 
 function toRecord(entry: UserEntry): PresenceRecord {

@@ -1,9 +1,10 @@
 import { InMemoryConnectionLeaseStore, InMemoryModerationStore, InMemoryPresenceStore } from '../../lib/index.js';
 import { describeConnectionLeaseStoreContract } from './connection-lease-store.contract.js';
-import { describePresenceStoreContract } from './presence-store.contract.js';
+import { describePresenceStoreContract, describeRoomPresenceStoreContract } from './presence-store.contract.js';
 
 describeConnectionLeaseStoreContract('in-memory', () => new InMemoryConnectionLeaseStore());
 describePresenceStoreContract('in-memory', () => new InMemoryPresenceStore());
+describeRoomPresenceStoreContract('in-memory', () => new InMemoryPresenceStore());
 
 describe('in-memory moderation store', () => {
   it('reads the ban and the override in one call, the same as the two reads; an ended ban is none', async () => {

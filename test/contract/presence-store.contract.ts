@@ -1,4 +1,5 @@
 import type { PresenceConnection, PresenceRecord, PresenceStore } from '../../lib/index.js';
+import type { RoomMember, RoomMemberMeta, RoomPresenceConnection, RoomPresenceStore } from '../../lib/interfaces/presence-store.interface.js';
 
 /** Per-test hooks of a store implementation under contract. */
 export interface PresenceStoreContractOptions<S extends PresenceStore> {
@@ -246,6 +247,160 @@ export function describePresenceStoreContract<S extends PresenceStore>(
         // Frozen records throw in strict mode: also fine.
       }
       expect(await store.get(t, 'alice')).toMatchObject({ status: 'online', connections: 1 });
+    });
+  });
+}
+
+function member(tenantId: string, room: string, userId: string, leaseId: string, nodeId = 'node-a', meta?: RoomMemberMeta | null): RoomPresenceConnection {
+  return { tenantId, room, userId, leaseId, nodeId, ...(meta !== undefined ? { meta } : {}) };
+}
+
+/** Walks every page of a room through the `after` cursor. */
+async function walkRoom(store: RoomPresenceStore, tenantId: string, room: string, limit: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  for (let guard = 0; guard < 10_000; guard += 1) {
+    const page: readonly RoomMember[] = await store.listRoom(tenantId, room, after, limit);
+    ids.push(...page.map((m) => m.userId));
+    if (page.length < limit) break;
+    after = page[page.length - 1].userId;
+  }
+  return ids;
+}
+
+/**
+ * The room part of the presence store contract (`RoomPresenceStore`), for stores that offer
+ * room presence: `describeRoomPresenceStoreContract('in-memory', () => new InMemoryPresenceStore())`.
+ */
+export function describeRoomPresenceStoreContract<S extends RoomPresenceStore>(
+  name: string,
+  makeStore: () => S | Promise<S>,
+  options: { dispose?: (store: S) => unknown } = {},
+): void {
+  describe(`RoomPresenceStore contract: ${name}`, () => {
+    let store: S;
+    beforeEach(async () => { store = await makeStore(); });
+    afterEach(async () => { await options.dispose?.(store); });
+
+    it('an empty room has no member', async () => {
+      const t = freshTenant('room');
+      expect(await store.countRoom(t, 'channel:general')).toBe(0);
+      expect(await store.listRoom(t, 'channel:general', null, 10)).toEqual([]);
+      expect(await store.roomMember(t, 'channel:general', 'alice')).toBeNull();
+      expect(await store.roomsOf(t, 'alice', 10)).toEqual([]);
+    });
+
+    it('the first connection joins the user; a second counts, the user leaves with the last one', async () => {
+      const t = freshTenant('room');
+      const first = await store.roomJoined(member(t, 'channel:general', 'alice', 'l1'), 1000);
+      expect(first).toEqual({ change: 'join', tenantId: t, room: 'channel:general', member: { userId: 'alice', connections: 1, joinedAt: 1000, meta: null } });
+      const second = await store.roomJoined(member(t, 'channel:general', 'alice', 'l2', 'node-b'), 2000);
+      expect(second.change).toBe('none');
+      expect(second.member).toEqual({ userId: 'alice', connections: 2, joinedAt: 1000, meta: null });
+      expect(await store.countRoom(t, 'channel:general')).toBe(1);
+      const partial = await store.roomLeft(member(t, 'channel:general', 'alice', 'l1'), 3000);
+      expect(partial.change).toBe('none');
+      expect(partial.member.connections).toBe(1);
+      expect(await store.roomMember(t, 'channel:general', 'alice')).toEqual({ userId: 'alice', connections: 1, joinedAt: 1000, meta: null });
+      const last = await store.roomLeft(member(t, 'channel:general', 'alice', 'l2', 'node-b'), 4000);
+      expect(last.change).toBe('leave');
+      expect(last.member.connections).toBe(0);
+      expect(await store.roomMember(t, 'channel:general', 'alice')).toBeNull();
+      expect(await store.countRoom(t, 'channel:general')).toBe(0);
+      expect(await store.roomsOf(t, 'alice', 10)).toEqual([]);
+    });
+
+    it('joining twice with one connection and leaving with an unknown one change nothing', async () => {
+      const t = freshTenant('room');
+      await store.roomJoined(member(t, 'channel:a', 'alice', 'l1'), 1000);
+      expect((await store.roomJoined(member(t, 'channel:a', 'alice', 'l1'), 2000)).change).toBe('none');
+      expect((await store.roomMember(t, 'channel:a', 'alice'))?.connections).toBe(1);
+      expect((await store.roomLeft(member(t, 'channel:a', 'alice', 'nope'), 3000)).change).toBe('none');
+      expect((await store.roomLeft(member(t, 'channel:a', 'bob', 'l9'), 3000)).change).toBe('none');
+      expect((await store.roomLeft(member(t, 'channel:b', 'alice', 'l1'), 3000)).change).toBe('none');
+      expect(await store.countRoom(t, 'channel:a')).toBe(1);
+      expect(await store.roomMember(t, 'channel:a', 'bob')).toBeNull();
+      expect(await store.countRoom(t, 'channel:b')).toBe(0);
+      expect((await store.roomLeft(member(t, 'channel:a', 'alice', 'l1'), 4000)).change).toBe('leave');
+      expect((await store.roomLeft(member(t, 'channel:a', 'alice', 'l1'), 5000)).change).toBe('none');
+    });
+
+    it('rooms of equal names in two tenants are two rooms', async () => {
+      const a = freshTenant('room-a');
+      const b = freshTenant('room-b');
+      await store.roomJoined(member(a, 'channel:general', 'alice', 'l1'), 1000);
+      await store.roomJoined(member(b, 'channel:general', 'dave', 'l2'), 1000);
+      expect((await store.listRoom(a, 'channel:general', null, 10)).map((m) => m.userId)).toEqual(['alice']);
+      expect((await store.listRoom(b, 'channel:general', null, 10)).map((m) => m.userId)).toEqual(['dave']);
+      expect(await store.roomMember(b, 'channel:general', 'alice')).toBeNull();
+      expect(await store.roomsOf(b, 'alice', 10)).toEqual([]);
+    });
+
+    it('keeps server-side metadata; a join without metadata keeps it, one with metadata replaces it', async () => {
+      const t = freshTenant('room');
+      await store.roomJoined(member(t, 'channel:g', 'alice', 'l1', 'node-a', { role: 'host', level: 3, muted: false }), 1000);
+      expect((await store.roomMember(t, 'channel:g', 'alice'))?.meta).toEqual({ role: 'host', level: 3, muted: false });
+      await store.roomJoined(member(t, 'channel:g', 'alice', 'l2'), 2000);
+      expect((await store.roomMember(t, 'channel:g', 'alice'))?.meta).toEqual({ role: 'host', level: 3, muted: false });
+      await store.roomJoined(member(t, 'channel:g', 'alice', 'l3', 'node-a', { role: 'guest' }), 3000);
+      const [listed] = await store.listRoom(t, 'channel:g', null, 10);
+      expect(listed).toEqual({ userId: 'alice', connections: 3, joinedAt: 1000, meta: { role: 'guest' } });
+    });
+
+    it('pages walk every member exactly once, in id order, strictly after the cursor', async () => {
+      const t = freshTenant('room');
+      const ids = Array.from({ length: 57 }, (_, i) => `u${String(i).padStart(3, '0')}`);
+      for (const [i, id] of [...ids].reverse().entries()) await store.roomJoined(member(t, 'channel:big', id, `l${i}`), 1000 + i);
+      expect(await store.countRoom(t, 'channel:big')).toBe(57);
+      expect(await walkRoom(store, t, 'channel:big', 10)).toEqual(ids);
+      expect((await store.listRoom(t, 'channel:big', 'u049', 100)).map((m) => m.userId)).toEqual(ids.slice(50));
+      expect(await store.listRoom(t, 'channel:big', 'u056', 100)).toEqual([]);
+      expect(await store.listRoom(t, 'channel:big', null, 0)).toEqual([]);
+    });
+
+    it('a member present for the whole walk is never skipped while others come and go', async () => {
+      const t = freshTenant('room');
+      for (let i = 0; i < 30; i += 1) await store.roomJoined(member(t, 'channel:c', `u${String(i).padStart(2, '0')}`, `l${i}`), 1000);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let round = 0; round < 100; round += 1) {
+        const page: readonly RoomMember[] = await store.listRoom(t, 'channel:c', after, 4);
+        seen.push(...page.map((m) => m.userId));
+        // Churn: the member just read leaves, a new one arrives behind the cursor.
+        if (page.length > 0) await store.roomLeft(member(t, 'channel:c', page[0].userId, `l${Number(page[0].userId.slice(1))}`), 2000);
+        await store.roomJoined(member(t, 'channel:c', `a${round}`, `n${round}`), 2000);
+        if (page.length < 4) break;
+        after = page[page.length - 1].userId;
+      }
+      const expected = Array.from({ length: 30 }, (_, i) => `u${String(i).padStart(2, '0')}`);
+      for (const id of expected) expect(seen.filter((s) => s === id)).toHaveLength(1);
+    });
+
+    it('lists the rooms of a user, bounded by the limit', async () => {
+      const t = freshTenant('room');
+      for (const room of ['channel:c', 'channel:a', 'doc:x', 'channel:b']) await store.roomJoined(member(t, room, 'alice', `l-${room}`), 1000);
+      expect(await store.roomsOf(t, 'alice', 10)).toEqual(['channel:a', 'channel:b', 'channel:c', 'doc:x']);
+      expect(await store.roomsOf(t, 'alice', 2)).toEqual(['channel:a', 'channel:b']);
+      await store.roomLeft(member(t, 'channel:b', 'alice', 'l-channel:b'), 2000);
+      expect(await store.roomsOf(t, 'alice', 10)).toEqual(['channel:a', 'channel:c', 'doc:x']);
+    });
+
+    it('ids with separators, braces and non-ASCII characters stay apart', async () => {
+      const t = freshTenant('room/x:{y}');
+      await store.roomJoined(member(t, 'channel:a/b', 'é:{1}', 'l1'), 1000);
+      await store.roomJoined(member(t, 'channel:a', 'b/é:{1}', 'l2'), 1000);
+      expect((await store.listRoom(t, 'channel:a/b', null, 10)).map((m) => m.userId)).toEqual(['é:{1}']);
+      expect((await store.listRoom(t, 'channel:a', null, 10)).map((m) => m.userId)).toEqual(['b/é:{1}']);
+    });
+
+    it('concurrent joins and leaves of many connections settle on the right count', async () => {
+      const t = freshTenant('room');
+      await Promise.all(Array.from({ length: 40 }, (_, i) => store.roomJoined(member(t, 'channel:r', `u${i % 10}`, `l${i}`, i % 2 === 0 ? 'node-a' : 'node-b'), 1000)));
+      expect(await store.countRoom(t, 'channel:r')).toBe(10);
+      expect((await store.roomMember(t, 'channel:r', 'u3'))?.connections).toBe(4);
+      const left = await Promise.all(Array.from({ length: 40 }, (_, i) => store.roomLeft(member(t, 'channel:r', `u${i % 10}`, `l${i}`, i % 2 === 0 ? 'node-a' : 'node-b'), 2000)));
+      expect(left.filter((c) => c.change === 'leave')).toHaveLength(10);
+      expect(await store.countRoom(t, 'channel:r')).toBe(0);
     });
   });
 }

@@ -5,7 +5,7 @@ import { RedisPresenceStore } from '../../lib/cluster/redis-presence.store.js';
 import { RedisThrottlerStorage } from '../../lib/cluster/redis-throttler.storage.js';
 import { deleteKeys, openConnection, plainClient, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
 import { describeConnectionLeaseStoreContract } from './connection-lease-store.contract.js';
-import { describePresenceStoreContract } from './presence-store.contract.js';
+import { describePresenceStoreContract, describeRoomPresenceStoreContract } from './presence-store.contract.js';
 
 /** The shared store contracts, and the Redis-only behaviour (reaping, rebuilding, moderation, throttling), on a real Redis. */
 let url: string;
@@ -26,6 +26,7 @@ afterAll(async () => {
 
 describeConnectionLeaseStoreContract('redis', () => new RedisConnectionLeaseStore(connection, 'contract-node'));
 describePresenceStoreContract('redis', () => new RedisPresenceStore(connection, 'contract-node'));
+describeRoomPresenceStoreContract('redis', () => new RedisPresenceStore(connection, 'contract-node'));
 
 describe('Redis connection leases across nodes', () => {
   it('two nodes racing for one user never pass the ceiling together', async () => {
