@@ -13,6 +13,7 @@ import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-opt
 import { isPermissionName, parseRequiredPermission } from './permission.matcher.js';
 import { checkResourceId } from './resource-id.validator.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
+import { RoomPresenceTracker } from '../presence/room-presence.tracker.js';
 
 /**
  * Prefix of every tenant room. A tenant room name always contains `:` and `/`, so it can never
@@ -65,6 +66,7 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly events: SecurityEventsService,
+    private readonly presence: RoomPresenceTracker,
   ) {}
 
   onModuleInit(): void {
@@ -90,7 +92,9 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
   /**
    * Joins the socket to resource `id` of its tenant after checking `options.permission` (by
    * default `resource:read`) on that id with the permission resolver. Throws `FORBIDDEN`,
-   * `VALIDATION_FAILED` or `UNAUTHORIZED` (closed socket). Returns the room name.
+   * `VALIDATION_FAILED`, `ROOM_LIMIT` (past `presence.rooms.maxRoomsPerConnection`) or
+   * `UNAUTHORIZED` (closed socket). Returns the room name. With room presence on, resolves
+   * once the user is in the room's presence.
    */
   async join(socket: Socket, resource: string, id: unknown, options: RoomJoinOptions = {}): Promise<string> {
     const session = openSession(socket);
@@ -98,11 +102,14 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     const permission = options.permission ?? `${resource}:read`;
     if (parseRequiredPermission(permission) === null) throw new Error(`TenantRooms.join: '${permission}' is not a permission ('resource:action').`);
     const entry: JoinedRoom = { resource, id: id as string, permission, event: options.event ?? `${resource}:join` };
+    this.checkRoomLimit(socket, room);
     if (!(await this.allowedNow(session, entry))) {
       const { userId, tenantId } = session.principal;
       this.events.emit({ kind: 'forbidden', code: SecurityErrorCode.FORBIDDEN, userId, tenantId, namespace: socket.nsp.name, event: entry.event, permission });
       throw new WsSecurityException(SecurityErrorCode.FORBIDDEN);
     }
+    // Again after the await: concurrent joins of one socket must not pass the limit together.
+    this.checkRoomLimit(socket, room);
     let rooms = this.joined.get(socket);
     if (rooms === undefined) {
       rooms = new Map();
@@ -112,7 +119,15 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     // lands after this point sees the room and evicts it.
     rooms.set(room, entry);
     await socket.join(room);
+    if (rooms.get(room) === entry) await this.presence.joined(socket, session, { resource, id: entry.id });
     return room;
+  }
+
+  /** Refuses a new room past `presence.rooms.maxRoomsPerConnection` (a room already joined is fine). */
+  private checkRoomLimit(socket: Socket, room: string): void {
+    const rooms = this.joined.get(socket);
+    if (rooms === undefined || rooms.has(room) || rooms.size < this.options.presence.rooms.maxRoomsPerConnection) return;
+    throw new WsSecurityException(SecurityErrorCode.ROOM_LIMIT);
   }
 
   /** Leaves resource `id` of the socket's tenant; `false` when the socket was not in it. */
@@ -123,6 +138,7 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     const tracked = rooms?.delete(room) ?? false;
     if (!tracked && !socket.rooms.has(room)) return false;
     await socket.leave(room);
+    if (tracked) await this.presence.left(socket, session, { resource, id: id as string });
     return true;
   }
 
@@ -167,6 +183,7 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
       rooms.delete(room);
       evicted += 1;
       await socket.leave(room);
+      await this.presence.left(socket, session, { resource: entry.resource, id: entry.id });
     }));
     return evicted;
   }

@@ -6,6 +6,7 @@ import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { PresenceStore, type PresenceTransition } from '../interfaces/presence-store.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { RoomPresenceTracker } from '../presence/room-presence.tracker.js';
 import { REAP_LOCK_MS, REDIS_CONNECTION, SHUTDOWN_CLEANUP_MS } from './cluster.constants.js';
 import { RedisConnectionLeaseStore } from './redis-connection-lease.store.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -20,6 +21,8 @@ export interface ReapReport {
   readonly nodeId: string;
   /** Users the reaping took offline. */
   readonly offline: number;
+  /** Users the reaping took out of a room (one per user and room). */
+  readonly roomLeaves: number;
   readonly durationMs: number;
 }
 
@@ -63,6 +66,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     @Inject(PresenceBus) private readonly presenceBus: PresenceBus,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly presence: PresenceService,
+    private readonly rooms: RoomPresenceTracker,
   ) {}
 
   /** Calls `listener` after each reaping this node performs; returns the function that removes it. */
@@ -156,6 +160,11 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       const changes = await this.presenceStore.resync(Date.now());
       for (const change of changes) this.announce(change, 'rebuild');
       announced = changes.length;
+      if (this.rooms.enabled) {
+        const roomChanges = await this.presenceStore.resyncRooms();
+        for (const change of roomChanges) this.rooms.announce(change, `${this.nodeId}#rebuild`);
+        announced += roomChanges.length;
+      }
     }
     this.logger.log(`cluster: rebuilt this node's state (${reason}):${leaseReport} presence changes=${announced} in ${Date.now() - started} ms`);
   }
@@ -182,7 +191,15 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     const started = Date.now();
     let offline = 0;
     let complete = true;
+    let roomLeaves = 0;
     if (this.presenceStore instanceof RedisPresenceStore) {
+      // Rooms first: the users' room leaves are announced no later than their offline.
+      complete = await this.presenceStore.reapNodeRooms(deadId, (change) => {
+        roomLeaves += 1;
+        this.rooms.announce(change, `${this.nodeId}#reaper`);
+      });
+    }
+    if (complete && this.presenceStore instanceof RedisPresenceStore) {
       complete = await this.presenceStore.reapNode(deadId, lastBeat, (change) => {
         offline += 1;
         this.announce(change, 'reaper');
@@ -194,9 +211,11 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       return;
     }
     const { keys, commands } = redis;
-    await NODE_FORGET.run(commands, [keys.nodeAlive(deadId), keys.nodeLeases(deadId), keys.nodePresence(deadId), keys.nodes()], [deadId]);
-    const report: ReapReport = Object.freeze({ nodeId: deadId, offline, durationMs: Date.now() - started });
-    this.logger.warn(`cluster: reaped dead node ${JSON.stringify(deadId)} (last heartbeat ${new Date(lastBeat).toISOString()}): ${offline} users offline in ${report.durationMs} ms`);
+    if ((await NODE_FORGET.run(commands, [keys.nodeAlive(deadId), keys.nodeLeases(deadId), keys.nodePresence(deadId), keys.nodes()], [deadId])) === 1) {
+      await commands.del(keys.nodeRooms(deadId));
+    }
+    const report: ReapReport = Object.freeze({ nodeId: deadId, offline, roomLeaves, durationMs: Date.now() - started });
+    this.logger.warn(`cluster: reaped dead node ${JSON.stringify(deadId)} (last heartbeat ${new Date(lastBeat).toISOString()}): ${offline} users offline, ${roomLeaves} room leaves in ${report.durationMs} ms`);
     for (const listener of [...this.reapListeners]) listener(report);
   }
 
@@ -219,9 +238,13 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     const { keys, commands } = redis;
     await commands.del(keys.nodeAlive(this.nodeId));
     const now = Date.now();
-    if (this.presenceStore instanceof RedisPresenceStore) await this.presenceStore.reapNode(this.nodeId, now, () => undefined);
+    if (this.presenceStore instanceof RedisPresenceStore) {
+      await this.presenceStore.reapNodeRooms(this.nodeId, (change) => this.rooms.announce(change, `${this.nodeId}#shutdown`));
+      await this.presenceStore.reapNode(this.nodeId, now, () => undefined);
+    }
     if (this.leases instanceof RedisConnectionLeaseStore) await this.leases.reapNode(this.nodeId);
     await NODE_FORGET.run(commands, [keys.nodeAlive(this.nodeId), keys.nodeLeases(this.nodeId), keys.nodePresence(this.nodeId), keys.nodes()], [this.nodeId]);
+    await commands.del(keys.nodeRooms(this.nodeId));
   }
 }
 

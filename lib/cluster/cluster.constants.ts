@@ -5,7 +5,7 @@ export const REDIS_CONNECTION = Symbol('RealtimeSecurityRedisConnection');
 export const REDIS_STREAM_BUS = Symbol('RealtimeSecurityRedisStreamBus');
 
 /** Channels of the cross-node bus. */
-export const BUS_CHANNELS: readonly string[] = Object.freeze(['moderation', 'presence']);
+export const BUS_CHANNELS: readonly string[] = Object.freeze(['moderation', 'presence', 'room-presence']);
 
 /**
  * How long one node may hold the reaping lock of a dead node: if the reaper dies too, another

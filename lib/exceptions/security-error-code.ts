@@ -15,6 +15,8 @@ export const SecurityErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL: 'INTERNAL',
+  /** `TenantRooms.join` past `presence.rooms.maxRoomsPerConnection`. */
+  ROOM_LIMIT: 'ROOM_LIMIT',
 } as const;
 
 export type SecurityErrorCode = (typeof SecurityErrorCode)[keyof typeof SecurityErrorCode];
@@ -33,6 +35,7 @@ export const DEFAULT_ERROR_MESSAGES: Readonly<Record<SecurityErrorCode, string>>
   NOT_FOUND: 'Not found',
   BAD_REQUEST: 'Bad request',
   INTERNAL: 'Internal error',
+  ROOM_LIMIT: 'Too many rooms',
 };
 
 /** The generic message every refused handshake carries; `data.code` tells the reason. */

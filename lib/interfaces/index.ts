@@ -8,3 +8,4 @@ export * from './security-event.interface.js';
 export * from './realtime-security-options.interface.js';
 export * from './presence-store.interface.js';
 export * from './presence-bus.interface.js';
+export * from './room-presence-bus.interface.js';

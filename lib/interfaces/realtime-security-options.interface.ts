@@ -2,7 +2,7 @@ import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
-import type { PresenceStore } from './presence-store.interface.js';
+import type { PresenceStore, RoomMemberMeta } from './presence-store.interface.js';
 import type { Principal } from './principal.interface.js';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { Redis } from 'ioredis';
@@ -112,8 +112,57 @@ export interface PresenceBroadcastOptions {
   audience?: PresenceAudience;
 }
 
+/** The room a member joined through `TenantRooms`: its resource and id (for example `channel`, `general`). */
+export interface PresenceRoomRef {
+  readonly resource: string;
+  readonly id: string;
+}
+
+/**
+ * Server-side fields of a room member, computed at each join from the live principal (for
+ * example `{ role: 'host' }`); `undefined`/`null` for none. Never fed by client input.
+ */
+export type RoomMemberMetadata = (principal: Principal, room: PresenceRoomRef) => RoomMemberMeta | null | undefined;
+
+/** Live room diffs (`presence_diff`) to the members of a room. */
+export interface RoomPresenceDiffOptions {
+  /** Namespaces whose sockets in the room may receive diffs, exact names such as `'/chat'`; empty turns diffs off. @default [] */
+  namespaces?: string[];
+  /** The event name. Its payload is `{ <resource>Id, joins, leaves }` (for `channel`: `channelId`). @default 'presence_diff' */
+  event?: string;
+  /**
+   * The permission a member needs to receive diffs, checked on the room's id at send time
+   * (`presence:read` covers every room, `presence:read:general` one). @default 'presence:read'
+   */
+  permission?: string;
+  /** Changes are gathered this many ms and sent as one diff per room (10..10000). @default 100 */
+  intervalMs?: number;
+  /**
+   * A socket joining a room first receives its current members as diffs of joins, up to this
+   * many (0..100000; 0: no snapshot); the rest through the paged queries. @default 1000
+   */
+  snapshotMaxMembers?: number;
+}
+
+/** Room presence: who is in each room joined through `TenantRooms`. */
+export interface RoomPresenceOptions {
+  /** Track who is in each room (`PresenceService.listInRoom` and friends). @default false */
+  enabled?: boolean;
+  /**
+   * Rooms one socket may be in through `TenantRooms.join` (1..10000); the next join is refused
+   * with `ROOM_LIMIT`. Applies whether or not room presence is on. @default 100
+   */
+  maxRoomsPerConnection?: number;
+  /** Server-side fields of each member. @default undefined (none) */
+  metadata?: RoomMemberMetadata;
+  /** Live diffs to the room. @default { namespaces: [] } (off) */
+  diff?: RoomPresenceDiffOptions;
+}
+
 /** Server-computed presence. */
 export interface PresenceOptions {
+  /** Room presence and its live diffs. @default { enabled: false, maxRoomsPerConnection: 100 } */
+  rooms?: RoomPresenceOptions;
   /**
    * A reconnect within this many ms of the last close announces neither offline nor online
    * (0..60000; 0 announces every change at once). Queries are never delayed. @default 2000

@@ -5,7 +5,7 @@ import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
-import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RedisUnavailablePolicy } from './realtime-security-options.interface.js';
+import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
 export interface ResolvedRealtimeSecurityOptions {
@@ -47,6 +47,18 @@ export interface ResolvedRealtimeSecurityOptions {
       readonly audience: PresenceAudience | null;
     };
     readonly store: Type<PresenceStore> | PresenceStore | null;
+    readonly rooms: {
+      readonly enabled: boolean;
+      readonly maxRoomsPerConnection: number;
+      readonly metadata: RoomMemberMetadata | null;
+      readonly diff: {
+        readonly namespaces: ReadonlySet<string>;
+        readonly event: string;
+        readonly permission: string;
+        readonly intervalMs: number;
+        readonly snapshotMaxMembers: number;
+      };
+    };
   };
   readonly transport: {
     readonly maxMessageBytes: number;

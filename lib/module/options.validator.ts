@@ -2,7 +2,9 @@ import type {
   JwtAlgorithm,
   OriginEnforcement,
   RealtimeSecurityOptions,
+  RoomPresenceOptions,
 } from '../interfaces/realtime-security-options.interface.js';
+import { ROOM_PRESENCE_STORE_METHODS } from '../interfaces/presence-store.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { hostname } from 'node:os';
 import { normalizeOrigin } from '../auth/origin.policy.js';
@@ -165,7 +167,50 @@ function resolvePresence(options: RealtimeSecurityOptions): ResolvedRealtimeSecu
     flapWindowMs: intInRange('presence.flapWindowMs', presence.flapWindowMs, 0, 60_000, 2000),
     broadcast: Object.freeze({ namespaces: new Set<string>(namespacesRaw), event, permission, audience }),
     store: pluggable<NonNullable<ResolvedRealtimeSecurityOptions['presence']['store']>>('presence.store', presence.store,
-      ['connectionOpened', 'connectionClosed', 'get', 'listOnline', 'countOnline', 'setPreference', 'getPreference'], 'PresenceStore'),
+      ['connectionOpened', 'connectionClosed', 'get', 'listOnline', 'countOnline', 'setPreference', 'getPreference',
+        ...(presence.rooms?.enabled === true ? ROOM_PRESENCE_STORE_METHODS : [])], 'PresenceStore'),
+    rooms: resolveRoomPresence(presence.rooms),
+  });
+}
+
+function resolveRoomPresence(rooms: RoomPresenceOptions | undefined): ResolvedRealtimeSecurityOptions['presence']['rooms'] {
+  const value = rooms ?? {};
+  if (typeof value !== 'object' || value === null) {
+    throw new Invalid('presence.rooms', 'must be an object', 'Pass { enabled: true } to track who is in each room, or leave it out.');
+  }
+  const enabled = value.enabled ?? false;
+  if (typeof enabled !== 'boolean') throw new Invalid('presence.rooms.enabled', 'must be a boolean', 'Set true or false, or leave it out for false.');
+  const metadata = value.metadata ?? null;
+  if (metadata !== null && typeof metadata !== 'function') {
+    throw new Invalid('presence.rooms.metadata', 'must be a function (principal, room) => fields', 'Leave it out for members without fields.');
+  }
+  const diff = value.diff ?? {};
+  const namespaces = diff.namespaces ?? [];
+  if (!Array.isArray(namespaces) || namespaces.some((n) => typeof n !== 'string' || !NAMESPACE_NAME.test(n))) {
+    throw new Invalid('presence.rooms.diff.namespaces', 'must be an array of namespace names such as \'/chat\'', 'List the namespaces whose room members receive diffs, or leave it out to turn diffs off.');
+  }
+  if (namespaces.length > 0 && !enabled) {
+    throw new Invalid('presence.rooms.diff.namespaces', 'needs room presence', 'Set presence.rooms.enabled to true, or leave diff out.');
+  }
+  const event = diff.event ?? 'presence_diff';
+  if (typeof event !== 'string' || !EVENT_NAME.test(event) || RESERVED_EVENTS.has(event)) {
+    throw new Invalid('presence.rooms.diff.event', 'must be 1..64 characters of letters, digits and :_.- and not a Socket.IO reserved name', "Leave it out for 'presence_diff'.");
+  }
+  const permission = diff.permission ?? 'presence:read';
+  if (typeof permission !== 'string' || !PERMISSION.test(permission) || permission.split(':').length !== 2) {
+    throw new Invalid('presence.rooms.diff.permission', 'must be a permission such as \'presence:read\' (resource:action; the room id is added)', "Leave it out for 'presence:read'.");
+  }
+  return Object.freeze({
+    enabled,
+    maxRoomsPerConnection: intInRange('presence.rooms.maxRoomsPerConnection', value.maxRoomsPerConnection, 1, 10_000, 100),
+    metadata,
+    diff: Object.freeze({
+      namespaces: new Set<string>(namespaces),
+      event,
+      permission,
+      intervalMs: intInRange('presence.rooms.diff.intervalMs', diff.intervalMs, 10, 10_000, 100),
+      snapshotMaxMembers: intInRange('presence.rooms.diff.snapshotMaxMembers', diff.snapshotMaxMembers, 0, 100_000, 1000),
+    }),
   });
 }
 

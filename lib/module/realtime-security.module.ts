@@ -25,7 +25,10 @@ import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
 import { UserMessageBudget } from '../throttling/user-message.budget.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import { ClusterNodeService } from '../cluster/cluster-node.service.js';
-import { presenceBusProvider, redisConnectionProvider, redisStreamBusProvider } from '../cluster/cluster.providers.js';
+import { presenceBusProvider, redisConnectionProvider, redisStreamBusProvider, roomPresenceBusProvider } from '../cluster/cluster.providers.js';
+import { RoomPresenceBus } from '../interfaces/room-presence-bus.interface.js';
+import { RoomPresenceTracker } from '../presence/room-presence.tracker.js';
+import { RoomPresenceDiffService } from '../presence/room-presence-diff.service.js';
 import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
 import {
@@ -81,6 +84,9 @@ import {
     redisConnectionProvider,
     redisStreamBusProvider,
     presenceBusProvider,
+    roomPresenceBusProvider,
+    RoomPresenceTracker,
+    RoomPresenceDiffService,
     ClusterNodeService,
   ],
   exports: [
@@ -97,6 +103,7 @@ import {
     PresenceStore,
     PresenceService,
     PresenceBus,
+    RoomPresenceBus,
     ClusterNodeService,
     SecurityEventsService,
     ConnectionLifecycle,

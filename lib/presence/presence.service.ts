@@ -6,12 +6,18 @@ import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { PresenceStore, type PresenceConnection, type PresenceRecord } from '../interfaces/presence-store.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { InvalidPresenceQueryError } from './invalid-presence-query.error.js';
-import type { ListOnlineOptions, PresenceChange, PresenceInfo, PresencePage } from './presence.interface.js';
+import type { ListInRoomOptions, ListOnlineOptions, PresenceChange, PresenceInfo, PresencePage, RoomPresenceChange, RoomPresencePage } from './presence.interface.js';
+import type { RoomMember, RoomPresenceStore } from '../interfaces/presence-store.interface.js';
+import { RoomPresenceTracker } from './room-presence.tracker.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 const MAX_ID_LENGTH = 512;
+/** Most rooms `roomsOf` answers. */
+const MAX_ROOMS_OF = 1000;
+/** A room name: `resource:id`, the resource a permission name. */
+const ROOM_NAME = /^[A-Za-z0-9_.-]{1,64}:[^\u0000-\u001f\u007f]{1,448}$/;
 const PREFERENCE = /^[A-Za-z0-9_.:-]{1,32}$/;
 const CURSOR_PREFIX = 'p1.';
 const MAX_CURSOR_LENGTH = 4 + Math.ceil((MAX_ID_LENGTH * 3 * 4) / 3);
@@ -55,13 +61,21 @@ export class PresenceService implements OnApplicationShutdown {
   /** Online/offline transitions, after flap damping. Subscribers must not throw. */
   readonly changes$: Observable<PresenceChange> = this.changes.asObservable();
 
+  /**
+   * Room joins and leaves (`presence.rooms.enabled`), of every node, as the store saw them (no
+   * damping: the `presence_diff` broadcast damps). Subscribers must not throw.
+   */
+  readonly roomChanges$: Observable<RoomPresenceChange>;
+
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     @Inject(PresenceStore) private readonly store: PresenceStore,
     @Inject(NODE_ID) private readonly nodeId: string,
     private readonly lifecycle: ConnectionLifecycle,
     @Inject(PresenceBus) private readonly bus: PresenceBus,
+    private readonly rooms: RoomPresenceTracker,
   ) {
+    this.roomChanges$ = rooms.changes$;
     this.subscription = lifecycle.changes$.subscribe((event) => this.observe(event));
     // Changes announced elsewhere (other nodes, or this node reaping a dead one) are reported here too.
     this.unsubscribeBus = bus.subscribe((message) => {
@@ -127,9 +141,68 @@ export class PresenceService implements OnApplicationShutdown {
     return this.store.getPreference(tenantId, userId);
   }
 
+  /**
+   * A page of the members of a room of the tenant (`room` is `resource:id`, for example
+   * `channel:general`, as joined through `TenantRooms`); pass `nextCursor` back for the next one.
+   * Needs `presence.rooms.enabled`.
+   */
+  async listInRoom(tenantId: string, room: string, options: ListInRoomOptions = {}): Promise<RoomPresencePage> {
+    const store = this.roomStore();
+    checkId('tenantId', tenantId);
+    checkRoom(room);
+    const limit = options.limit ?? DEFAULT_PAGE;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new InvalidPresenceQueryError('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    const after = options.cursor === undefined || options.cursor === null ? null : decodeCursor(options.cursor);
+    const found = await store.listRoom(tenantId, room, after, limit + 1);
+    const members: RoomMember[] = found.slice(0, limit).map((m) => Object.freeze({ ...m }));
+    return found.length > limit ? { members, nextCursor: encodeCursor(members[members.length - 1].userId) } : { members };
+  }
+
+  /** How many users are in a room of the tenant. */
+  async countInRoom(tenantId: string, room: string): Promise<number> {
+    const store = this.roomStore();
+    checkId('tenantId', tenantId);
+    checkRoom(room);
+    return store.countRoom(tenantId, room);
+  }
+
+  /** True while at least one of the user's connections is in the room (any node). */
+  async isInRoom(tenantId: string, userId: string, room: string): Promise<boolean> {
+    return (await this.roomMember(tenantId, userId, room)) !== null;
+  }
+
+  /** The user as a member of the room (connections, `joinedAt`, server-side fields), or `null`. */
+  async roomMember(tenantId: string, userId: string, room: string): Promise<RoomMember | null> {
+    const store = this.roomStore();
+    checkId('tenantId', tenantId);
+    checkId('userId', userId);
+    checkRoom(room);
+    return store.roomMember(tenantId, room, userId);
+  }
+
+  /** The rooms the user is in (`resource:id`, sorted), at most `limit` (1..1000, default 1000). */
+  async roomsOf(tenantId: string, userId: string, limit = MAX_ROOMS_OF): Promise<readonly string[]> {
+    const store = this.roomStore();
+    checkId('tenantId', tenantId);
+    checkId('userId', userId);
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_ROOMS_OF) {
+      throw new InvalidPresenceQueryError('limit', `must be an integer from 1 to ${MAX_ROOMS_OF}`);
+    }
+    return [...(await store.roomsOf(tenantId, userId, limit))];
+  }
+
   /** Resolves once every connection change observed so far has reached the store. */
   async flush(): Promise<void> {
     while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+    await this.rooms.flush();
+  }
+
+  private roomStore(): RoomPresenceStore {
+    const store = this.rooms.store;
+    if (store === null) throw new Error('PresenceService: room presence is off. Set presence.rooms.enabled to true in the module options.');
+    return store;
   }
 
   /** Work in flight (both return to zero when nothing is happening). */
@@ -253,6 +326,12 @@ async function retried<T>(write: () => Promise<T>): Promise<T> {
 function checkId(argument: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
     throw new InvalidPresenceQueryError(argument, `must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+  }
+}
+
+function checkRoom(room: unknown): asserts room is string {
+  if (typeof room !== 'string' || !ROOM_NAME.test(room)) {
+    throw new InvalidPresenceQueryError('room', 'must be `resource:id` (for example `channel:general`), 3 to 513 characters');
   }
 }
 
