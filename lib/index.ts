@@ -85,6 +85,21 @@ export {
 export { PresenceBus, type PresenceBusMessage } from './interfaces/presence-bus.interface.js';
 export { InProcessPresenceBus } from './presence/in-process-presence.bus.js';
 
+// Room presence: who is in each room joined through TenantRooms (PresenceService.listInRoom and friends)
+export type { ListInRoomOptions, RoomPresenceChange, RoomPresencePage } from './presence/presence.interface.js';
+export {
+  isRoomPresenceStore,
+  type RoomMember,
+  type RoomMemberMeta,
+  type RoomPresenceConnection,
+  type RoomPresenceStore,
+  type RoomPresenceTransition,
+} from './interfaces/presence-store.interface.js';
+export type { PresenceRoomRef, RoomMemberMetadata, RoomPresenceDiffOptions, RoomPresenceOptions } from './interfaces/realtime-security-options.interface.js';
+export type { RoomPresenceDiffPayload } from './presence/room-presence-diff.service.js';
+export { RoomPresenceBus, type RoomPresenceBusMessage } from './interfaces/room-presence-bus.interface.js';
+export { InProcessRoomPresenceBus } from './presence/in-process-room-presence.bus.js';
+
 // Moderation: the service, the pluggable store and bus with their in-memory implementations
 export { ModerationService, type BanOptions } from './moderation/moderation.service.js';
 export { ModerationStore, type BanRecord, type ModerationRecord } from './interfaces/moderation-store.interface.js';

@@ -5,6 +5,7 @@ import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
 import { DemoLoginController } from './demo/demo-login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { ModerationPresenceController } from './moderation/moderation-presence.controller.js';
+import { ModerationRoomsController } from './moderation/moderation-rooms.controller.js';
 import { ModerationUsersController } from './moderation/moderation-users.controller.js';
 import { ModerationGateway } from './moderation/moderation.gateway.js';
 import { WebController } from './web/web.controller.js';
@@ -24,13 +25,14 @@ export class AppModule {
           // MESSAGE_RATE_PER_USER per 10 s per user (all sockets; all nodes in cluster mode), HANDSHAKE_RATE_PER_ADDRESS per minute.
           rateLimit: { messageLimit: config.messageRatePerUser, messageWindowMs: 10_000, handshakesPerAddress: config.handshakeRatePerAddress, handshakeWindowMs: 60_000 },
           // presence_update to same-tenant sockets on /chat holding presence:read.
-          presence: { broadcast: { namespaces: ['/chat'] } },
+          // Room presence: who is in each channel; presence_diff to channel members on /chat holding presence:read.
+          presence: { broadcast: { namespaces: ['/chat'] }, rooms: { enabled: true, diff: { namespaces: ['/chat'] } } },
           // REDIS_URL switches on cluster mode; NODE_ID names this instance.
           ...(config.redisUrl !== null ? { redis: { url: config.redisUrl, nodeId: config.nodeId } } : {}),
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
-      controllers: [HealthController, WebController, ModerationPresenceController, ModerationUsersController, ...(config.demoLogin ? [DemoLoginController] : [])],
+      controllers: [HealthController, WebController, ModerationPresenceController, ModerationRoomsController, ModerationUsersController, ...(config.demoLogin ? [DemoLoginController] : [])],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway, ModerationGateway],
     };
   }

@@ -45,8 +45,9 @@ export interface RoomPresenceDiffStats {
 /**
  * The optional `presence_diff` to the members of a room (on when `presence.rooms.diff.namespaces`
  * is set). Changes of every node are gathered per room for `intervalMs` and sent as one diff; a
- * leave waits `presence.flapWindowMs`, and a reconnect within it cancels both (no N² storm when
- * many reconnect at once). Each receiver is a socket of this node in the room (so of the room's
+ * leave waits `presence.flapWindowMs`, and a reconnect within it sends no leave (no N² storm
+ * when many reconnect at once: one diff per room per interval). Clients apply diffs as set
+ * operations: a join of a member already shown, or a leave of one not shown, changes nothing. Each receiver is a socket of this node in the room (so of the room's
  * tenant), on a configured namespace, whose live principal holds the permission on the room's id
  * at send time. A socket entering a room first gets the members as diffs of joins (paged, up
  * to `snapshotMaxMembers`). Internal: configure it through the module options.
@@ -93,19 +94,11 @@ export class RoomPresenceDiffService implements OnApplicationShutdown {
       room = { tenantId: change.tenantId, room: change.room, ref, entries: new Map(), timer: null };
       this.pending.set(key, room);
     }
-    const previous = room.entries.get(change.userId);
-    if (previous !== undefined && previous.type !== change.type) {
-      // A leave then a join (a reconnect), or a join then a leave, not yet sent: members saw neither.
-      room.entries.delete(change.userId);
-    } else {
-      const now = Date.now();
-      room.entries.set(change.userId, { type: change.type, due: change.type === 'leave' ? now + this.options.presence.flapWindowMs : now });
-    }
-    if (room.entries.size === 0) {
-      if (room.timer !== null) clearTimeout(room.timer);
-      this.pending.delete(key);
-      return;
-    }
+    // The latest change of a user wins: a leave followed by a join within the flap window (a
+    // reconnect) sends no leave, only a join (needed by members who entered the room meanwhile,
+    // harmless to the others); a join followed by a leave sends the leave.
+    const now = Date.now();
+    room.entries.set(change.userId, { type: change.type, due: change.type === 'leave' ? now + this.options.presence.flapWindowMs : now });
     this.schedule(key, room, this.options.presence.rooms.diff.intervalMs);
   }
 

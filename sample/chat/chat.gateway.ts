@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { UsePipes } from '@nestjs/common';
+import { Inject, UsePipes } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { PresenceService, SecurityErrorCode, TenantRooms, WsAuthorize, WsPrincipal, WsPublic, WsSecurityException, WsValidationPipe, type Principal } from '../../lib/index.js';
+import {
+  InvalidPresenceQueryError, PermissionResolver, PresenceService, SecurityErrorCode, TenantRooms, WsAuthorize, WsPrincipal, WsPublic,
+  WsSecurityException, WsValidationPipe, type Principal,
+} from '../../lib/index.js';
 import { ChannelDto } from './channel.dto.js';
 import type { ChatMessage } from './chat-message.js';
+import { RoomPresenceDto } from './room-presence.dto.js';
 import { SendMessageDto } from './send-message.dto.js';
 
 /**
@@ -21,7 +25,34 @@ export class ChatGateway {
   constructor(
     private readonly presence: PresenceService,
     private readonly rooms: TenantRooms,
+    @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
   ) {}
+
+  /**
+   * Who is in a channel (room presence: sockets that joined it, every node), a page at a time.
+   * Needs `presence:read` and `channel:read` covering the channel; never anything of another tenant.
+   */
+  @WsAuthorize('presence:read')
+  @SubscribeMessage('presence:room')
+  async presenceRoom(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: RoomPresenceDto) {
+    const canRead = await this.resolver.isAllowed({ principal, permission: 'channel:read', resourceId: body.channelId, namespace: socket.nsp.name, event: 'presence:room' });
+    if (canRead !== true) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN);
+    try {
+      const page = await this.presence.listInRoom(principal.tenantId, `channel:${body.channelId}`, {
+        limit: body.limit ?? 100, ...(body.cursor !== undefined ? { cursor: body.cursor } : {}),
+      });
+      return {
+        ok: true,
+        members: page.members.map((m) => ({ userId: m.userId, connections: m.connections })),
+        ...(page.nextCursor !== undefined ? { cursor: page.nextCursor } : {}),
+      };
+    } catch (error) {
+      if (error instanceof InvalidPresenceQueryError) {
+        throw new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, { fields: [{ path: error.argument, constraints: ['presence'] }] });
+      }
+      throw error;
+    }
+  }
 
   /** Online users of the caller's own tenant, as the server observes them. */
   @WsAuthorize('presence:read')
