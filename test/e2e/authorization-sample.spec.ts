@@ -53,6 +53,7 @@ describe('sample app: authorization and moderation', () => {
       '/chat channel:join permission channel:read channelId',
       '/chat channel:leave public',
       '/chat message:send permission channel:write channelId',
+      '/chat presence:room permission presence:read',
       '/chat presence:list permission presence:read',
       '/moderation presence:list permission moderation:read',
     ]);

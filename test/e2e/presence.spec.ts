@@ -243,7 +243,9 @@ describe('presence: server-computed from connections', () => {
 
   it('PresenceService has no way to set a status', () => {
     const methods = Object.getOwnPropertyNames(PresenceService.prototype).filter((m) => m !== 'constructor');
-    const publicMethods = methods.filter((m) => !['observe', 'enqueue', 'onOnline', 'onOffline', 'confirmOffline', 'announce'].includes(m));
-    expect(publicMethods.sort()).toEqual(['countOnline', 'flush', 'get', 'getPreference', 'isOnline', 'listOnline', 'onApplicationShutdown', 'setPreference', 'stats'].sort());
+    const publicMethods = methods.filter((m) => !['observe', 'enqueue', 'onOnline', 'onOffline', 'confirmOffline', 'announce', 'roomStore'].includes(m));
+    expect(publicMethods.sort()).toEqual(['countOnline', 'flush', 'get', 'getPreference', 'isOnline', 'listOnline', 'onApplicationShutdown', 'setPreference', 'stats',
+      // Room presence: queries only.
+      'countInRoom', 'isInRoom', 'listInRoom', 'roomMember', 'roomsOf'].sort());
   });
 });

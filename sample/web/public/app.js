@@ -21,6 +21,8 @@ const state = {
   socket: null,
   channel: null,
   presence: new Map(), // userId -> { status, lastSeen }
+  room: null, // { channelId, members: Map<userId, connections> } from presence:room and presence_diff
+  roomTimer: null,
   moderation: new Map(), // userId -> { status, connections, lastSeen }
   bannedHere: new Set(), // users banned from this page, so they keep an Unban button
   lastException: null,
@@ -30,6 +32,8 @@ const state = {
 
 /** The moderation view also polls: presence_update is damped (a quick reconnect announces nothing). */
 const MODERATION_POLL_MS = 3000;
+/** Room presence is live through presence_diff; device counts are refreshed this often. */
+const ROOM_POLL_MS = 3000;
 
 // ---------------------------------------------------------------------------------------------
 // Session: the HttpOnly cookie is the credential; the page only learns who it belongs to.
@@ -40,6 +44,8 @@ async function boot() {
   $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendMessage(); });
   $('moderation-refresh').addEventListener('click', () => refreshModeration());
   setInterval(() => { renderPresence(); renderModeration(); }, 30_000);
+  // Device counts change without a diff (a second device of a member): ask again now and then.
+  setInterval(() => { if (state.room) loadRoomPresence(); }, ROOM_POLL_MS);
 
   const res = await fetch('/demo/session', { headers: { accept: 'application/json' } });
   if (res.ok) start(await res.json());
@@ -156,6 +162,8 @@ function connect() {
   socket.on('disconnect', (reason) => {
     setConnection('disconnected');
     state.channel = null;
+    state.room = null;
+    renderRoomPresence();
     // Presence is only live while connected: say so rather than show a stale list.
     state.presence.clear();
     renderPresence();
@@ -179,6 +187,17 @@ function connect() {
     if (message?.channelId === state.channel) addMessage(message);
   });
 
+  // Room presence: who is in the channel, from the server's presence_diff (joins/leaves of user
+  // ids); device counts come from presence:room, asked again after each diff.
+  socket.on('presence_diff', (diff) => {
+    const room = state.room;
+    if (!room || diff?.channelId !== room.channelId) return;
+    for (const userId of Array.isArray(diff.joins) ? diff.joins : []) if (typeof userId === 'string' && !room.members.has(userId)) room.members.set(userId, 1);
+    for (const userId of Array.isArray(diff.leaves) ? diff.leaves : []) room.members.delete(userId);
+    renderRoomPresence();
+    scheduleRoomRefresh();
+  });
+
   socket.on('presence_update', (update) => {
     if (typeof update?.userId !== 'string') return;
     state.presence.set(update.userId, { status: update.status, lastSeen: update.lastSeen ?? null });
@@ -199,8 +218,12 @@ async function request(event, payload) {
 async function joinChannel(channelId) {
   if (!state.socket?.connected) return;
   if (state.channel && state.channel !== channelId) await request('channel:leave', { channelId: state.channel });
+  // Diffs for the new channel (the server's first snapshot included) apply from here on.
+  state.room = { channelId, members: new Map(), note: null };
   const ack = await request('channel:join', { channelId });
   if (ack?.error) {
+    state.room = null;
+    renderRoomPresence();
     state.channel = null;
     $('channel-status').textContent = 'Not in a channel';
     addNotice(ack.error.code, explain(ack.error.code, 'join', ack.error, channelId));
@@ -210,6 +233,67 @@ async function joinChannel(channelId) {
   state.channel = channelId;
   $('channel').value = channelId;
   $('channel-status').textContent = `In #${channelId}`;
+  await loadRoomPresence();
+}
+
+/** Every member of the channel with their device count, a page at a time (presence:room). */
+async function loadRoomPresence() {
+  const room = state.room;
+  if (!room || !state.socket?.connected) return;
+  const found = new Map();
+  let cursor;
+  for (let page = 0; page < 20; page += 1) {
+    const ack = await request('presence:room', { channelId: room.channelId, limit: 100, ...(cursor ? { cursor } : {}) });
+    if (state.room !== room) return;
+    if (ack?.error) {
+      room.note = ack.error.code === 'FORBIDDEN'
+        ? `You cannot see who is in #${room.channelId} (your account lacks presence:read).`
+        : explain(ack.error.code, 'presence', ack.error);
+      renderRoomPresence();
+      return;
+    }
+    for (const m of ack.members ?? []) found.set(m.userId, m.connections);
+    cursor = ack.cursor;
+    if (!cursor) break;
+  }
+  room.note = null;
+  room.members = found;
+  renderRoomPresence();
+}
+
+function scheduleRoomRefresh() {
+  if (state.roomTimer) return;
+  state.roomTimer = setTimeout(() => { state.roomTimer = null; loadRoomPresence(); }, 300);
+}
+
+/** "In #general: alice (2 devices), bob" */
+function renderRoomPresence() {
+  const line = $('room-presence');
+  const room = state.room;
+  if (!room) {
+    line.hidden = true;
+    line.replaceChildren();
+    return;
+  }
+  line.hidden = false;
+  if (room.note) {
+    line.textContent = room.note;
+    return;
+  }
+  const me = state.session?.user.userId;
+  const ids = [...room.members.keys()].sort();
+  const parts = [document.createTextNode(`In #${room.channelId}: `)];
+  if (ids.length === 0) parts.push(document.createTextNode('nobody yet'));
+  ids.forEach((userId, i) => {
+    if (i > 0) parts.push(document.createTextNode(', '));
+    const name = document.createElement('span');
+    name.className = 'member';
+    name.dataset.userId = userId;
+    const devices = room.members.get(userId);
+    name.textContent = `${userId}${userId === me ? ' (you)' : ''}${devices > 1 ? ` (${devices} devices)` : ''}`;
+    parts.push(name);
+  });
+  line.replaceChildren(...parts);
 }
 
 async function sendMessage() {
