@@ -53,8 +53,8 @@ describe('sample app: authorization and moderation', () => {
       '/chat channel:join permission channel:read channelId',
       '/chat channel:leave public',
       '/chat message:send permission channel:write channelId',
-      '/chat presence:room permission presence:read',
       '/chat presence:list permission presence:read',
+      '/chat presence:room permission presence:read',
       '/moderation presence:list permission moderation:read',
     ]);
     expect(inventory.denied).toEqual([]);
