@@ -101,6 +101,52 @@ describe('Redis presence across nodes', () => {
   });
 });
 
+describe('Redis room presence across nodes', () => {
+  const room = (tenantId: string, userId: string, leaseId: string, nodeId: string) => ({ tenantId, room: 'channel:general', userId, leaseId, nodeId });
+
+  it('reaping a dead node removes only its memberships; a node alive again is left alone', async () => {
+    const a = new RedisPresenceStore(connection, 'r-node-a');
+    const b = new RedisPresenceStore(connection, 'r-node-b');
+    await a.roomJoined(room('rreap', 'only-a', 'a1', 'r-node-a'), 1000);
+    await a.roomJoined(room('rreap', 'both', 'a2', 'r-node-a'), 1000);
+    await b.roomJoined(room('rreap', 'both', 'b1', 'r-node-b'), 1100);
+    expect(await b.roomMember('rreap', 'channel:general', 'both')).toMatchObject({ connections: 2, joinedAt: 1000 });
+    // Alive: the reaper stops at once and changes nothing.
+    await connection.commands.set(connection.keys.nodeAlive('r-node-a'), '1', 'PX', 60_000);
+    expect(await b.reapNodeRooms('r-node-a', () => undefined)).toBe(false);
+    expect(await b.countRoom('rreap', 'channel:general')).toBe(2);
+    await connection.commands.del(connection.keys.nodeAlive('r-node-a'));
+    const changes: string[] = [];
+    expect(await b.reapNodeRooms('r-node-a', (change) => changes.push(`${change.member.userId}:${change.change}`))).toBe(true);
+    expect(changes).toEqual(['only-a:leave']);
+    expect((await b.listRoom('rreap', 'channel:general', null, 10)).map((m) => `${m.userId}:${m.connections}`)).toEqual(['both:1']);
+    expect(await b.roomsOf('rreap', 'only-a', 10)).toEqual([]);
+    expect(await b.roomsOf('rreap', 'both', 10)).toEqual(['channel:general']);
+    expect(await connection.commands.hlen(connection.keys.nodeRooms('r-node-a'))).toBe(0);
+  });
+
+  it('a rebuild after a flush writes live memberships back without announcing them, and announces the leave of a stale one', async () => {
+    const store = new RedisPresenceStore(connection, 'r-resync');
+    await store.roomJoined(room('rrs', 'u1', 'l1', 'r-resync'), 1000);
+    await store.roomJoined(room('rrs', 'u2', 'l2', 'r-resync'), 1000);
+    const { keys, commands } = connection;
+    await commands.del(keys.roomMembers('rrs', 'channel:general'), keys.roomMemberData('rrs', 'channel:general'), keys.roomConnections('rrs', 'channel:general'), keys.nodeRooms('r-resync'));
+    expect(await store.countRoom('rrs', 'channel:general')).toBe(0);
+    expect(await store.resyncRooms()).toEqual([]);
+    expect((await store.listRoom('rrs', 'channel:general', null, 10)).map((m) => `${m.userId}:${m.connections}:${m.joinedAt}`)).toEqual(['u1:1:1000', 'u2:1:1000']);
+    // u2's leave never reached Redis (it was down): the rebuild removes it and announces the leave.
+    await commands.hset(keys.roomConnections('rrs', 'channel:general'), 'l2', 'r-resync');
+    await store.roomLeft(room('rrs', 'u2', 'l2', 'r-resync'), 2000);
+    await store.roomJoined(room('rrs', 'u2', 'l2', 'other-node'), 1000);
+    await commands.hset(keys.roomConnections('rrs', 'channel:general'), 'l2', 'r-resync');
+    await commands.hset(keys.nodeRooms('r-resync'), JSON.stringify(['rrs', 'channel:general', 'u2', 'l2']), '1');
+    const changes = await store.resyncRooms();
+    expect(changes.map((c) => `${c.member.userId}:${c.change}`)).toEqual(['u2:leave']);
+    expect((await store.listRoom('rrs', 'channel:general', null, 10)).map((m) => m.userId)).toEqual(['u1']);
+    expect(store.localRoomCount).toBe(1);
+  });
+});
+
 describe('Redis moderation store', () => {
   it('keeps bans with and without an end, expires them, and keeps overrides per user', async () => {
     const store = new RedisModerationStore(connection);
