@@ -1,6 +1,6 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { PresenceService, TenantRooms, WsAuthorize, type RoomPresenceChange } from '../../lib/index.js';
+import { PresenceService, TenantRooms, WsAuthorize, type RoomMemberMeta, type RoomPresenceChange } from '../../lib/index.js';
 import { RoomPresenceTracker } from '../../lib/presence/room-presence.tracker.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
@@ -54,7 +54,7 @@ describe('room presence: metadata, roomChanges$, namespaces over one connection'
           rooms: {
             enabled: true,
             // Server-side fields from the live principal; a bad shape for one user, a throw for another.
-            metadata: (principal, room) => {
+            metadata: (principal, room): RoomMemberMeta => {
               if (principal.userId === 'thrower') throw new Error('metadata backend down');
               if (principal.userId === 'odd') return { 'bad name': 1 };
               return { role: principal.permissions.includes('doc:write') ? 'editor' : 'viewer', doc: room.id };
