@@ -90,7 +90,7 @@ describe('cluster room presence', () => {
       const flushedAt = Date.now();
       await waitFor('room presence rebuilt', async () => (await membersOn(b)).join() === 'fay:2,gus:1,seer:1', 10_000, 50);
       console.log(`[measure] FLUSHALL → room presence rebuilt from the live sockets in ${Date.now() - flushedAt} ms`);
-      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/fay}`, 0, -1)).toEqual(['channel:general']);
+      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/fay}`, '0', '-1')).toEqual(['channel:general']);
     } finally {
       client.disconnect();
     }
@@ -121,7 +121,7 @@ describe('cluster room presence', () => {
     try {
       // Its membership index is gone (node ids get a random suffix: match the name).
       expect((await client.keys('rts:node-rooms:*')).filter((key) => key.includes(doomed.nodeId))).toEqual([]);
-      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/kim}`, 0, -1)).toEqual([]);
+      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/kim}`, '0', '-1')).toEqual([]);
     } finally {
       client.disconnect();
     }
