@@ -66,6 +66,7 @@ const PUBLIC_VALUES = [
   'InMemoryConnectionLeaseStore', 'InMemoryPresenceStore', 'InProcessPresenceBus', 'InMemoryModerationStore',
   'InProcessModerationBus', 'InMemoryThrottlerStorage', 'JwtAuthenticator', 'ClaimsPermissionResolver',
   'userKey', 'hasPermission', 'parseRequiredPermission', 'normalizeOrigin', 'InvalidPresenceQueryError',
+  'RoomPresenceBus', 'InProcessRoomPresenceBus', 'isRoomPresenceStore',
 ];
 
 /** Internals that must not leak from the root entry point. */
@@ -74,6 +75,7 @@ const INTERNAL_VALUES = [
   'NamespaceSecurity', 'RESOLVED_OPTIONS', 'REALTIME_SECURITY_OPTIONS', 'OriginPolicy', 'HandshakeRateLimiter',
   'UserMessageBudget', 'ClusterNodeService', 'RedisConnectionLeaseStore', 'RedisPresenceStore', 'RedisThrottlerStorage',
   'formatInventory', 'HandshakeRefusedError', 'describe', 'checkResourceId', 'grantCovers', 'TENANT_ROOM_PREFIX',
+  'RoomPresenceTracker', 'RoomPresenceDiffService', 'RedisRoomPresenceBus',
 ];
 
 interface Cell {
