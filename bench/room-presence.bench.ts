@@ -6,7 +6,8 @@
  *
  *   npx tsc -p bench/tsconfig.json && node dist-bench/bench/room-presence.bench.js [--quick]
  *
- * Prints µs per join+leave (median of rounds), and on/off ratios. No assertion: a measurement.
+ * Prints µs per join+leave (median of rounds), and on/off ratios, then the time of one page of
+ * 100 members in a room of 10,000 (store level). No assertion: a measurement.
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
@@ -18,6 +19,10 @@ import { io, type Socket as ClientSocket } from 'socket.io-client';
 import type { Socket } from 'socket.io';
 import { RealtimeSecurityModule, SecureIoAdapter, TenantRooms, WsAuthorize, type RealtimeSecurityOptions } from '../lib/index.js';
 import { median, round } from './support/stats.js';
+import { InMemoryPresenceStore } from '../lib/presence/in-memory-presence.store.js';
+import { RedisConnection } from '../lib/cluster/redis-connection.js';
+import { RedisPresenceStore } from '../lib/cluster/redis-presence.store.js';
+import type { RoomPresenceStore } from '../lib/interfaces/presence-store.interface.js';
 
 const SECRET = 'room-presence-bench-secret-0123456789-abcdefghijk';
 const quick = process.argv.includes('--quick');
@@ -131,6 +136,24 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
+/** Fills a room with `members` users and times a page of 100 (from the start and from the middle). */
+async function pageFigures(name: string, store: RoomPresenceStore, members: number): Promise<void> {
+  const ids = Array.from({ length: members }, (_, i) => `user-${String(i).padStart(6, '0')}`);
+  for (let i = 0; i < ids.length; i += 500) {
+    await Promise.all(ids.slice(i, i + 500).map((userId, j) => store.roomJoined({ tenantId: 'bench', room: 'channel:big', userId, leaseId: `l${i + j}`, nodeId: 'bench-node' }, Date.now())));
+  }
+  const times: number[] = [];
+  for (let r = 0; r < 200; r += 1) {
+    const after = r % 2 === 0 ? null : ids[members / 2];
+    const started = process.hrtime.bigint();
+    const page = await store.listRoom('bench', 'channel:big', after, 101);
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (page.length !== 101) throw new Error('short page');
+  }
+  const count = await store.countRoom('bench', 'channel:big');
+  console.log(`${name.padEnd(10)} a page of 100 in a room of ${count} members: median ${round(median(times), 3)} ms, max ${round(Math.max(...times), 3)} ms`);
+}
+
 async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const backends: { name: string; url: string | undefined }[] = [{ name: 'in memory', url: undefined }];
@@ -148,6 +171,19 @@ async function main(): Promise<void> {
     const offUs = median(off);
     const onUs = median(on);
     console.log(`${backend.name.padEnd(10)} off ${round(offUs, 1)} µs   on ${round(onUs, 1)} µs   on/off ${round(onUs / offUs, 2)}x`);
+  }
+  await pageFigures('in memory', new InMemoryPresenceStore(), 10_000);
+  const redisBackend = backends.find((b) => b.url !== undefined);
+  if (redisBackend?.url !== undefined) {
+    const connection = new RedisConnection({
+      url: redisBackend.url, client: null, keyPrefix: prefix, nodeName: 'bench-node', heartbeatMs: 1000, nodeTimeoutMs: 5000, commandTimeoutMs: 5000, onUnavailable: 'fail-closed',
+    });
+    try {
+      if (connection.commands.status !== 'ready') await new Promise<void>((resolve) => connection.commands.once('ready', () => resolve()));
+      await pageFigures('Redis', new RedisPresenceStore(connection, 'bench-node'), 10_000);
+    } finally {
+      await connection.onApplicationShutdown();
+    }
   }
   if (backends.some((b) => b.url !== undefined)) await deleteKeys(redisUrl, prefix);
 }
