@@ -11,6 +11,7 @@ export type {
   CredentialOptions,
   JwtAlgorithm,
   JwtVerificationOptions,
+  MetricsOptions,
   OriginEnforcement,
   OriginOptions,
   PresenceAudience,
@@ -123,3 +124,7 @@ export type {
   NamespaceInventoryEntry,
   SecurityInventory,
 } from './inventory/security-inventory.interface.js';
+
+// Metrics: the OpenTelemetry instruments of every security decision (the app brings the SDK)
+export { SecurityMetrics, METER_NAME, type OpenConnectionSource } from './metrics/security-metrics.js';
+export { OTHER as METRICS_OTHER_VALUE, type ConnectionTransport, type DisconnectReason, type ModerationAction, type RedisFailureKind } from './metrics/metric-labels.js';

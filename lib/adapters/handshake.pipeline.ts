@@ -7,6 +7,7 @@ import { extractCredential, queryCarriesCredential, readCookie } from '../auth/c
 import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
 import type { ConnectionSession } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { HandshakeRefusedError } from '../exceptions/handshake-refused.error.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
@@ -64,6 +65,7 @@ export class HandshakePipeline {
     @Inject(ModerationStore) private readonly moderation: ModerationStore,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly events: SecurityEventsService,
+    private readonly metrics: SecurityMetrics,
   ) {
     this.origins = new OriginPolicy(options.origins.allowed, options.origins.enforce);
   }
@@ -83,24 +85,29 @@ export class HandshakePipeline {
   /** The namespace middleware running steps 1-10; `appMiddlewares` gives step 9's list. */
   middleware(appMiddlewares: AppMiddlewares): NamespaceMiddleware {
     return (socket, next) => {
+      const startedAt = performance.now();
       // Held by the adapter for a recovered session; sent at step 10 or dropped.
       const missed = takeMissedPackets(socket);
       if (!this.beginConnect(socket)) {
         // Socket.IO would run both and connect two sockets on one namespace: protocol abuse.
         this.events.emit({ kind: 'handshake_refused', code: SecurityErrorCode.BAD_REQUEST, namespace: socket.nsp.name, address: socket.handshake.address });
         socket.conn.close();
+        this.metrics.handshakeSettled(socket.nsp.name, SecurityErrorCode.BAD_REQUEST, startedAt);
         next(new HandshakeRefusedError(SecurityErrorCode.BAD_REQUEST));
         return;
       }
       this.run(socket, appMiddlewares(socket), missed).then(
         (session) => {
           this.endConnect(socket);
+          this.metrics.handshakeSettled(socket.nsp.name, null, startedAt);
           next();
           this.lifecycle.settle(session);
         },
         (error: unknown) => {
           this.endConnect(socket);
-          next(this.refusal(socket, error));
+          const refusal = this.refusal(socket, error);
+          this.metrics.handshakeSettled(socket.nsp.name, refusal instanceof HandshakeRefusedError ? refusal.code : SecurityErrorCode.UNAUTHORIZED, startedAt);
+          next(refusal);
         },
       );
     };

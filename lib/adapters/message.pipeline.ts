@@ -3,6 +3,7 @@ import { RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import type { ConnectionSession } from '../connections/connection-session.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
@@ -33,6 +34,7 @@ export class MessagePipeline {
     private readonly events: SecurityEventsService,
     private readonly budget: UserMessageBudget,
     private readonly limits: TransportLimits,
+    private readonly metrics: SecurityMetrics,
   ) {}
 
   install(session: ConnectionSession): void {
@@ -41,11 +43,15 @@ export class MessagePipeline {
 
   private onEvent(session: ConnectionSession, event: SocketEvent, next: (err?: Error) => void): void {
     const ack = ackOf(event);
+    const namespace = session.socket.nsp.name;
+    this.metrics.messageReceived(namespace, event[0]);
     if (session.state !== 'open') {
+      this.metrics.messageRefused(namespace, event[0], SecurityErrorCode.UNAUTHORIZED);
       reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.UNAUTHORIZED).getBody());
       return;
     }
     if (this.lifecycle.isExpired(session)) {
+      this.metrics.messageRefused(namespace, event[0], SecurityErrorCode.TOKEN_EXPIRED);
       reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED).getBody());
       const { userId, tenantId } = session.principal;
       this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: session.socket.nsp.name, event: eventName(event) });
@@ -62,6 +68,7 @@ export class MessagePipeline {
   private async refresh(session: ConnectionSession, payload: unknown, ack: Ack | undefined): Promise<void> {
     const token = payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as { token?: unknown }).token : undefined;
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
+      this.metrics.messageRefused(session.socket.nsp.name, this.options.tokens.refreshEvent, SecurityErrorCode.VALIDATION_FAILED);
       reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.VALIDATION_FAILED, {
         fields: [{ path: 'token', constraints: ['isJwt'] }],
       }).getBody());
@@ -83,6 +90,7 @@ export class MessagePipeline {
       const { userId, tenantId } = session.principal;
       // The budget reports its own refusals.
       if (code !== SecurityErrorCode.RATE_LIMITED) this.events.emit({ kind: code === SecurityErrorCode.BANNED ? 'banned' : 'handshake_refused', code, userId, tenantId, namespace: session.socket.nsp.name, event: this.options.tokens.refreshEvent });
+      this.metrics.messageRefused(session.socket.nsp.name, this.options.tokens.refreshEvent, code);
       const body = error instanceof WsSecurityException ? error.getBody() : new WsSecurityException(code).getBody();
       reply(session.socket, ack, body);
       if (code === SecurityErrorCode.BANNED) this.lifecycle.terminate(session, code);

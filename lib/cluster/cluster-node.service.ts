@@ -1,3 +1,4 @@
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
@@ -67,6 +68,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     private readonly lifecycle: ConnectionLifecycle,
     private readonly presence: PresenceService,
     private readonly rooms: RoomPresenceTracker,
+    private readonly metrics: SecurityMetrics,
   ) {}
 
   /** Calls `listener` after each reaping this node performs; returns the function that removes it. */
@@ -173,8 +175,12 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     const { commands, keys } = redis;
     const registered = await commands.hgetall(keys.nodes());
     const others = Object.keys(registered).filter((id) => id !== this.nodeId);
-    if (others.length === 0) return;
+    if (others.length === 0) {
+      this.metrics.clusterNodesSeen(1);
+      return;
+    }
     const alive = await Promise.all(others.map((id) => commands.exists(keys.nodeAlive(id))));
+    this.metrics.clusterNodesSeen(1 + alive.filter((a) => a === 1).length);
     for (const [i, deadId] of others.entries()) {
       if (alive[i] === 1 || this.stopped) continue;
       const lock = keys.reapLock(deadId);
@@ -216,6 +222,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     }
     const report: ReapReport = Object.freeze({ nodeId: deadId, offline, roomLeaves, durationMs: Date.now() - started });
     this.logger.warn(`cluster: reaped dead node ${JSON.stringify(deadId)} (last heartbeat ${new Date(lastBeat).toISOString()}): ${offline} users offline, ${roomLeaves} room leaves in ${report.durationMs} ms`);
+    this.metrics.nodeReaped();
     for (const listener of [...this.reapListeners]) listener(report);
   }
 

@@ -28,6 +28,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new RedisErrorLog();
   private readonly clients = new Map<ConnectionRole, Redis>();
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly failureListeners = new Set<(error: unknown) => void>();
+  private failuresWatched = false;
   private adapter?: SocketIoAdapterFactory;
   private closed = false;
 
@@ -76,6 +78,29 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   onReconnect(listener: () => void): () => void {
     this.reconnectListeners.add(listener);
     return () => this.reconnectListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with the error of each command of the command connection that fails
+   * (timeout, connection down, error reply); returns the function that removes it. For metrics:
+   * the caller still gets the rejection as before.
+   */
+  onCommandFailure(listener: (error: unknown) => void): () => void {
+    this.failureListeners.add(listener);
+    if (!this.failuresWatched) {
+      this.failuresWatched = true;
+      const client = this.commands as unknown as { sendCommand: (...args: unknown[]) => unknown };
+      const original = client.sendCommand.bind(this.commands);
+      const report = (error: unknown) => {
+        for (const each of this.failureListeners) each(error);
+      };
+      client.sendCommand = (...args: unknown[]) => {
+        const result = original(...args);
+        if (result instanceof Promise) result.catch(report);
+        return result;
+      };
+    }
+    return () => this.failureListeners.delete(listener);
   }
 
   /** The Socket.IO adapter over Redis pub/sub (broadcasts, rooms and `disconnectSockets()` across nodes). */

@@ -16,6 +16,8 @@ import { ConnectionSession, attachSession, sessionOf, type ConnectionLease } fro
 import { errorText } from '../utils/error-text.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 import { flatString } from '../utils/flat-string.js';
+import { socketDisconnectReason, terminationReason, type DisconnectReason } from '../metrics/metric-labels.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 
 /** A server-observed change of a user's physical connections. The only input presence has. */
 export interface ConnectionLifecycleEvent {
@@ -70,7 +72,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   private activeLeases = 0;
 
   /** The `disconnect` listener of every open socket (called with the socket as `this`; `close` is idempotent). */
-  private readonly onDisconnect: (this: Socket) => void;
+  private readonly onDisconnect: (this: Socket, reason: unknown) => void;
 
   /** Physical connections opening and closing, as observed by the server. */
   readonly changes$: Observable<ConnectionLifecycleEvent> = this.changes.asObservable();
@@ -82,12 +84,25 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     @Inject(ConnectionLeaseStore) private readonly leases: ConnectionLeaseStore,
     private readonly events: SecurityEventsService,
+    private readonly metrics: SecurityMetrics,
   ) {
     const lifecycle = this;
-    this.onDisconnect = function onDisconnect(this: Socket): void {
+    this.onDisconnect = function onDisconnect(this: Socket, reason: unknown): void {
       const session = sessionOf(this);
-      if (session !== undefined) lifecycle.close(session);
+      if (session !== undefined) lifecycle.close(session, socketDisconnectReason(reason));
     };
+    // Open connections and online users are read at collection time: nothing counted per connection.
+    metrics.watchConnections({
+      forEachOpenSocket: (visit) => {
+        for (const held of this.sessionsByUser.values()) {
+          if (held instanceof ConnectionSession) visit(held.socket.nsp.name, held.socket.conn.transport?.name);
+          else for (const session of held) visit(session.socket.nsp.name, session.socket.conn.transport?.name);
+        }
+      },
+      get onlineUsers() {
+        return lifecycle.sessionsByUser.size;
+      },
+    });
   }
 
   /** Connections (leases) this process holds now. */
@@ -143,9 +158,13 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     return session;
   }
 
-  /** Every close path ends here; idempotent. Releases the slot when its last socket closes. */
-  close(session: ConnectionSession): void {
+  /**
+   * Every close path ends here; idempotent. Releases the slot when its last socket closes.
+   * `reason` (for metrics) is what ended an open socket; a reason `terminate` set wins.
+   */
+  close(session: ConnectionSession, reason: DisconnectReason = 'server'): void {
     if (session.state === 'closed') return;
+    if (session.state === 'open') this.metrics.disconnected(session.socket.nsp.name, session.endReason ?? reason);
     session.state = 'closed';
     this.expiry.cancel(session);
     if (removeUserSession(this.sessionsByUser, session.userKey, session)) this.sessionCount -= 1;
@@ -197,6 +216,7 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   /** Tells the client why (as an `exception` event), then closes its whole connection. */
   terminate(session: ConnectionSession, code: SecurityErrorCode): void {
     if (session.state === 'closed') return;
+    session.endReason ??= terminationReason(code);
     const socket = session.socket;
     if (socket.connected) socket.emit('exception', new WsSecurityException(code).getBody());
     socket.disconnect(true);
@@ -209,8 +229,9 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
    */
   closeAll(): void {
     for (const session of this.allSessions()) {
+      session.endReason ??= 'shutdown';
       session.socket.disconnect(true);
-      this.close(session);
+      this.close(session, 'shutdown');
     }
   }
 

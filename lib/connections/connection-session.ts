@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { Principal } from '../interfaces/principal.interface.js';
+import type { DisconnectReason } from '../metrics/metric-labels.js';
 
 /**
  * One physical connection's hold on a per-user slot, shared by every namespace socket of that
@@ -22,6 +23,8 @@ export interface ConnectionLease {
 /** The library's state for one authenticated namespace socket. */
 export class ConnectionSession {
   state: 'pending' | 'open' | 'closed' = 'pending';
+  /** Why the server is ending it (set by `terminate`, read by metrics when it closes). */
+  endReason: DisconnectReason | undefined = undefined;
   /** Effective principal: token claims with any moderation override applied. */
   principal: Principal;
 

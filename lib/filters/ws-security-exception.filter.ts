@@ -8,6 +8,7 @@ import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException, type SecurityErrorBody } from '../exceptions/ws-security.exception.js';
 import type { SecurityEventKind } from '../interfaces/security-event.interface.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 
 /**
  * `@nestjs/throttler`'s exception, recognised by name as well as by its HTTP status: that package
@@ -43,7 +44,7 @@ type Ack = (body: unknown) => void;
 export class WsSecurityExceptionFilter implements WsExceptionFilter {
   private readonly logger = new Logger('RealtimeSecurity');
 
-  constructor(private readonly events: SecurityEventsService) {}
+  constructor(private readonly events: SecurityEventsService, private readonly metrics: SecurityMetrics) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'ws') {
@@ -54,8 +55,11 @@ export class WsSecurityExceptionFilter implements WsExceptionFilter {
     // A handler's arguments are [socket, data, ack?, pattern].
     const ackArg: unknown = host.getArgByIndex(2);
     const ack = typeof ackArg === 'function' ? (ackArg as Ack) : undefined;
-    const body = this.toBody(exception, socket, host.switchToWs().getPattern());
-    if (socket !== undefined && socket !== null) reply(socket, ack, body);
+    const event = host.switchToWs().getPattern();
+    const body = this.toBody(exception, socket, event);
+    if (socket === undefined || socket === null) return;
+    if (socket.nsp !== undefined) this.metrics.messageRefused(socket.nsp.name, event, body.error.code);
+    reply(socket, ack, body);
   }
 
   /** The coded body for an exception; reports what nobody reported before. */

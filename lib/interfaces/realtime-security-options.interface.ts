@@ -6,6 +6,7 @@ import type { PresenceStore, RoomMemberMeta } from './presence-store.interface.j
 import type { Principal } from './principal.interface.js';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { Redis } from 'ioredis';
+import type { MeterProvider } from '@opentelemetry/api';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -295,6 +296,32 @@ export interface RedisClusterOptions {
   onUnavailable?: RedisUnavailablePolicy;
 }
 
+/**
+ * OpenTelemetry metrics of every security decision, through `@opentelemetry/api` only: the app
+ * brings the SDK and the exporter (Prometheus, OTLP). Attributes come from closed sets only (no
+ * user, tenant, token, address or client-chosen text).
+ */
+export interface MetricsOptions {
+  /**
+   * Record metrics. With no meter provider registered, the API's no-op meter makes them free, so
+   * this is on by default: registering an SDK is all an app does to get them.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Prefix of every instrument name (`realtime_security.handshakes` → Prometheus
+   * `realtime_security_handshakes_total`): a letter, then letters, digits, `_` or `.` (at most 64).
+   * @default 'realtime_security'
+   */
+  prefix?: string;
+  /**
+   * The meter provider to use instead of the global one (`metrics.setGlobalMeterProvider()`).
+   * The global one is read at application bootstrap, so register it before `app.listen()`.
+   * @default undefined (the global provider)
+   */
+  meterProvider?: MeterProvider;
+}
+
 /** Everything `RealtimeSecurityModule.forRoot()` accepts. */
 export interface RealtimeSecurityOptions {
   /** JWT verification. Required unless `authenticator` is given. @default undefined */
@@ -329,4 +356,6 @@ export interface RealtimeSecurityOptions {
    * every node. @default undefined (single node, in-memory state)
    */
   redis?: RedisClusterOptions;
+  /** OpenTelemetry metrics: on/off, the name prefix, the meter provider. @default { enabled: true, prefix: 'realtime_security' } */
+  metrics?: MetricsOptions;
 }

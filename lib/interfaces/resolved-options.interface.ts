@@ -1,3 +1,4 @@
+import type { MeterProvider } from '@opentelemetry/api';
 import type { Type } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
@@ -85,6 +86,11 @@ export interface ResolvedRealtimeSecurityOptions {
   };
   readonly logInventory: boolean;
   readonly redis: ResolvedRedisOptions | null;
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly prefix: string;
+    readonly meterProvider: MeterProvider | null;
+  };
 }
 
 /** Cluster-mode options after validation. Internal. */

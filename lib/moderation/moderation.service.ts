@@ -4,6 +4,7 @@ import type { Subscription } from 'rxjs';
 import { TenantRooms } from '../authorization/tenant-rooms.service.js';
 import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
 import { ConnectionSession } from '../connections/connection-session.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { ModerationBus, type ModerationCommand } from '../interfaces/moderation-bus.interface.js';
@@ -54,6 +55,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
     private readonly lifecycle: ConnectionLifecycle,
     private readonly rooms: TenantRooms,
     private readonly events: SecurityEventsService,
+    private readonly metrics: SecurityMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -123,6 +125,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
     const command = this.command({ kind: 'permissions', tenantId, userId, permissions: frozen }, 'setPermissions');
     await this.store.setPermissions(userKey(tenantId, userId), frozen);
     this.logger.log(`moderation: permissions user=${JSON.stringify(userId)} tenant=${JSON.stringify(tenantId)} ${frozen === null ? 'reset to the token' : `set (${frozen.length})`}`);
+    this.metrics.moderationApplied('permissions', 'local');
     await this.applyPermissions(command.tenantId, command.userId, frozen);
     await this.bus.publish(command);
   }
@@ -158,6 +161,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
   /** Enforces a command on this node's sockets. Idempotent. */
   private apply(command: ModerationCommand): void {
     const key = userKey(command.tenantId, command.userId);
+    this.metrics.moderationApplied(command.kind, command.origin === this.origin ? 'local' : 'remote');
     switch (command.kind) {
       case 'disconnect':
         this.closeSessions(key, SecurityErrorCode.UNAUTHORIZED, 'disconnected_by_moderation');

@@ -303,6 +303,24 @@ function resolveRedis(options: RealtimeSecurityOptions): ResolvedRealtimeSecurit
   });
 }
 
+const METRIC_PREFIX = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
+
+function resolveMetrics(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['metrics'] {
+  const metrics = options.metrics ?? {};
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
+    throw new Invalid('metrics', 'must be an object', "Use { enabled, prefix, meterProvider }, or leave it out.");
+  }
+  const prefix = metrics.prefix ?? 'realtime_security';
+  if (typeof prefix !== 'string' || !METRIC_PREFIX.test(prefix) || prefix.endsWith('.') || prefix.includes('..')) {
+    throw new Invalid('metrics.prefix', 'must be a letter, then at most 63 letters, digits, `_` or `.` (not ending with `.`)', "Use a name such as 'chat_realtime', or leave it out for 'realtime_security'.");
+  }
+  const meterProvider = metrics.meterProvider ?? null;
+  if (meterProvider !== null && typeof (meterProvider as { getMeter?: unknown }).getMeter !== 'function') {
+    throw new Invalid('metrics.meterProvider', 'has no getMeter() method', 'Pass an OpenTelemetry MeterProvider (for example from @opentelemetry/sdk-metrics), or leave it out to use the global one.');
+  }
+  return Object.freeze({ enabled: bool('metrics.enabled', metrics.enabled, true), prefix, meterProvider });
+}
+
 /** Validates options once, at start-up, and fills in every default. */
 export function resolveOptions(options: RealtimeSecurityOptions | undefined | null): ResolvedRealtimeSecurityOptions {
   if (options === undefined || options === null || typeof options !== 'object') {
@@ -362,5 +380,6 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     authorization: resolveAuthorization(options),
     logInventory: bool('logInventory', options.logInventory, true),
     redis: resolveRedis(options),
+    metrics: resolveMetrics(options),
   });
 }

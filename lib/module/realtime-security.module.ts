@@ -1,3 +1,4 @@
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HandshakePipeline } from '../adapters/handshake.pipeline.js';
@@ -88,6 +89,7 @@ import {
     RoomPresenceTracker,
     RoomPresenceDiffService,
     ClusterNodeService,
+    SecurityMetrics,
   ],
   exports: [
     PermissionResolver,
@@ -111,6 +113,7 @@ import {
     WsThrottlerStorage,
     WsThrottlerGuard,
     HandshakeRateLimiter,
+    SecurityMetrics,
   ],
 })
 export class RealtimeSecurityModule extends RealtimeSecurityConfigurableModule {}

@@ -1,3 +1,4 @@
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
@@ -74,6 +75,7 @@ export class PresenceService implements OnApplicationShutdown {
     private readonly lifecycle: ConnectionLifecycle,
     @Inject(PresenceBus) private readonly bus: PresenceBus,
     private readonly rooms: RoomPresenceTracker,
+    private readonly metrics: SecurityMetrics,
   ) {
     this.roomChanges$ = rooms.changes$;
     this.subscription = lifecycle.changes$.subscribe((event) => this.observe(event));
@@ -304,6 +306,7 @@ export class PresenceService implements OnApplicationShutdown {
 
   private announce(change: PresenceChange): void {
     const frozen = Object.freeze(change);
+    this.metrics.presenceTransition(frozen.type);
     this.changes.next(frozen);
     this.bus.publish({ origin: this.nodeId, change: frozen }).catch((error: unknown) => {
       this.failures.error('publish', `presence bus failed on publish: ${describe(error)}`);

@@ -11,6 +11,7 @@ import { HandshakeRateLimiter } from './handshake-rate.limiter.js';
 import { OutboundBufferMonitor } from './outbound-buffer.monitor.js';
 import { UserMessageBudget } from './user-message.budget.js';
 import { sessionOf } from '../connections/connection-session.js';
+import { SecurityMetrics } from '../metrics/security-metrics.js';
 
 /**
  * Event names a client may never send. Socket.IO's parser refuses most of them (the connection
@@ -41,6 +42,7 @@ export class TransportLimits {
     private readonly handshakes: HandshakeRateLimiter,
     private readonly outbound: OutboundBufferMonitor,
     private readonly budget: UserMessageBudget,
+    private readonly metrics: SecurityMetrics,
   ) {
     this.parser = attachmentLimitedParser(options.transport.maxAttachments);
     this.refreshEvent = options.tokens.refreshEvent;
@@ -99,8 +101,15 @@ export class TransportLimits {
       charged = Promise.reject(error);
     }
     Promise.resolve(charged).then(
-      () => ack !== undefined && reply(socket, ack, new WsSecurityException(code).getBody()),
-      (error: unknown) => ack !== undefined && reply(socket, ack, (error instanceof WsSecurityException ? error : new WsSecurityException(SecurityErrorCode.INTERNAL)).getBody()),
+      () => {
+        this.metrics.messageRefused(socket.nsp.name, name, code);
+        if (ack !== undefined) reply(socket, ack, new WsSecurityException(code).getBody());
+      },
+      (error: unknown) => {
+        const refusal = error instanceof WsSecurityException ? error : new WsSecurityException(SecurityErrorCode.INTERNAL);
+        this.metrics.messageRefused(socket.nsp.name, name, refusal.code);
+        if (ack !== undefined) reply(socket, ack, refusal.getBody());
+      },
     );
   }
 }
