@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { defaultOrigins, loadSampleConfig } from './config/sample-config.js';
 import { signDemoToken } from './demo/demo-tokens.js';
 import { DEMO_USERS } from './demo/demo-users.js';
+import { MetricsEndpoint } from './metrics/metrics-endpoint.js';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Sample');
@@ -14,16 +15,29 @@ async function bootstrap(): Promise<void> {
   // Origin allowlist can name it.
   const port = loaded.port === 0 ? await freePort(loaded.host) : loaded.port;
   const config = { ...loaded, port, allowedOrigins: loaded.allowedOrigins.length > 0 ? loaded.allowedOrigins : defaultOrigins(port) };
-  const app = await NestFactory.create(AppModule.register(config), { logger: ['error', 'warn', 'log'] });
-  app.useWebSocketAdapter(new SecureIoAdapter(app));
-  app.enableShutdownHooks();
-  await app.listen(config.port, config.host);
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new Error(`METRICS_PORT must differ from PORT (${config.port}): metrics are never served on the public port. Pick another port, or 0 to turn them off.`);
+  }
+  // Before the app: the library reads the global meter provider at bootstrap.
+  const metricsEndpoint = config.metricsPort === 0 ? null : await MetricsEndpoint.start(config.metricsPort);
+  try {
+    const app = await NestFactory.create(AppModule.register(config), { logger: ['error', 'warn', 'log'] });
+    app.useWebSocketAdapter(new SecureIoAdapter(app));
+    app.enableShutdownHooks();
+    if (metricsEndpoint !== null) app.getHttpServer().once('close', () => void metricsEndpoint.close());
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    // A start-up failure must not leave the metrics server holding the process open.
+    await metricsEndpoint?.close();
+    throw error;
+  }
   if (config.generatedSecret) {
     logger.warn('JWT_SECRET is not set: generated a random key for this run. Demo tokens (valid 1 hour):');
     for (const user of DEMO_USERS) logger.warn(`  ${user.label}: ${signDemoToken(config.jwtSecret, user)}`);
   }
   const shown = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   // Contract: one line containing "listening on http://127.0.0.1:<port>".
+  if (metricsEndpoint !== null) logger.log(`metrics on ${metricsEndpoint.url} (127.0.0.1 only)`);
   console.log(`listening on http://${shown}:${config.port}`);
 }
 

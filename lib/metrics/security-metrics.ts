@@ -321,8 +321,8 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
       result.observe(online, users);
       for (const table of [...this.tables.values(), this.otherNamespace]) {
         for (const tally of table.tallies()) {
-          // Declared events are reported from zero; (other) once it has happened.
-          if (tally !== table.otherEvent || tally.received > 0) result.observe(received, tally.received, tally.attributes);
+          // Declared events of declared namespaces are reported from zero; (other) once it has happened.
+          if ((tally !== table.otherEvent && table !== this.otherNamespace) || tally.received > 0) result.observe(received, tally.received, tally.attributes);
           for (const entry of tally.refused.values()) result.observe(refused, entry.count, entry.attributes);
         }
       }

@@ -14,6 +14,8 @@ export interface SampleConfig {
   readonly nodeId: string;
   readonly messageRatePerUser: number;
   readonly handshakeRatePerAddress: number;
+  /** `METRICS_PORT`: Prometheus text at `GET http://127.0.0.1:<port>/metrics` (127.0.0.1 only); 0: off. */
+  readonly metricsPort: number;
   /** DEMO ONLY: `POST /demo/login` signs in as a demo user without a password. `DEMO_LOGIN=off` removes it. */
   readonly demoLogin: boolean;
 }
@@ -48,6 +50,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     messageRatePerUser: intFromEnv(env, 'MESSAGE_RATE_PER_USER', 100, 1, 1_000_000),
     handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
     demoLogin: switchFromEnv(env, 'DEMO_LOGIN', true),
+    metricsPort: intFromEnv(env, 'METRICS_PORT', 9464, 0, 65535),
   };
 }
 

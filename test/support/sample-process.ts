@@ -22,7 +22,7 @@ export interface SampleProcess {
 export interface SpawnSampleOptions {
   /** The JWT secret (`JWT_SECRET`). */
   readonly secret: string;
-  /** Added to `PATH`, `NODE_ENV=test`, `PORT=0`, `HOST=127.0.0.1` and the secret. */
+  /** Added to `PATH`, `NODE_ENV=test`, `PORT=0`, `HOST=127.0.0.1`, `METRICS_PORT=0` (never the fixed 9464) and the secret. */
   readonly env?: Record<string, string | undefined>;
   /** The compiled entry to run, relative to the repository root or absolute; default the sample. */
   readonly entry?: string;
@@ -44,6 +44,8 @@ export async function spawnSample(options: SpawnSampleOptions): Promise<SamplePr
       NODE_ENV: 'test',
       PORT: '0',
       HOST: '127.0.0.1',
+      // Tests run in parallel: the metrics page's fixed default port stays off unless a test picks a free one.
+      METRICS_PORT: '0',
       JWT_SECRET: options.secret,
       ...options.env,
     },
