@@ -66,12 +66,12 @@ describe('metrics: bounded cardinality under thousands of distinct users, events
 
   /** One wave: `users` distinct users of distinct tenants, each with a distinct event name and payload, plus refused handshakes. */
   async function wave(offset: number, users: number): Promise<void> {
-    const batch = 100;
+    const batch = 50;
     for (let start = 0; start < users; start += batch) {
       await Promise.all(Array.from({ length: Math.min(batch, users - start) }, async (_, k) => {
         const i = offset + start + k;
         const token = signToken({ sub: `user-${i}-${'x'.repeat(i % 7)}`, tenant: `tenant-${i}`, perms: [] });
-        const outcome = await connect(app.url, '/room', { transports: ['websocket'], auth: { token }, query: { trace: `q-${i}` } });
+        const outcome = await connect(app.url, '/room', { transports: ['websocket'], auth: { token }, query: { trace: `q-${i}` }, timeout: 30_000 });
         if (!outcome.connected) throw new Error(`user ${i} was refused: ${JSON.stringify(outcome.error?.data)}`);
         const socket: Socket = outcome.socket;
         await socket.emitWithAck('ping', { n: i, note: `payload-${i}` });
