@@ -74,11 +74,13 @@ describe('metrics: bounded cardinality under thousands of distinct users, events
         const outcome = await connect(app.url, '/room', { transports: ['websocket'], auth: { token }, query: { trace: `q-${i}` }, timeout: 30_000 });
         if (!outcome.connected) throw new Error(`user ${i} was refused: ${JSON.stringify(outcome.error?.data)}`);
         const socket: Socket = outcome.socket;
-        await socket.emitWithAck('ping', { n: i, note: `payload-${i}` });
-        await socket.emitWithAck('secret', { n: i });
-        await socket.emitWithAck('join', { channelId: i % 2 === 0 ? `chan-${i}` : { nested: i } });
-        await socket.emitWithAck(`event-${i}-${Math.random().toString(36).slice(2)}`, { n: i });
         socket.emit(`fire-and-forget-${i}`, `text-${i}`);
+        await Promise.all([
+          socket.emitWithAck('ping', { n: i, note: `payload-${i}` }),
+          socket.emitWithAck('secret', { n: i }),
+          socket.emitWithAck('join', { channelId: i % 2 === 0 ? `chan-${i}` : { nested: i } }),
+          socket.emitWithAck(`event-${i}-${Math.random().toString(36).slice(2)}`, { n: i }),
+        ]);
         // Refused handshakes with distinct inputs: garbage credentials, undeclared namespaces.
         await connect(app.url, `/ns-${i}`, { transports: ['websocket'], auth: { token: `garbage.${i}.token` } });
         if (i % 4 === 0) await connect(app.url, '/room', { transports: ['websocket'], auth: { token: signToken({ sub: `late-${i}`, tenant: `t-${i}`, perms: [] }, { expiresInSeconds: -60 }) } });
