@@ -17,6 +17,8 @@ import { SecurityEventsService } from '../events/security-events.service.js';
 import type { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { SecurityInventoryService } from '../inventory/security-inventory.service.js';
+import { errorText } from '../utils/error-text.js';
+import { ThrottledLog } from '../utils/throttled-log.js';
 import {
   OTHER,
   redisFailureKind,
@@ -133,6 +135,7 @@ interface Instruments {
 @Injectable()
 export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
+  private readonly failures = new ThrottledLog(this.logger);
   private readonly enabled: boolean;
   private instruments: Instruments | null = null;
   private tables = new Map<string, NamespaceTable>();
@@ -168,7 +171,13 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
   onApplicationBootstrap(): void {
     if (!this.enabled || this.instruments !== null) return;
     this.declare();
-    this.instruments = this.create();
+    try {
+      this.instruments = this.create();
+    } catch (error) {
+      // A faulty meter provider costs the metrics, never the app.
+      this.logger.warn(`metrics: the meter provider failed, running without metrics: ${errorText(error)}`);
+      return;
+    }
     this.subscription = this.events.events$.subscribe((event) => {
       // Refusals before any namespace exists (the engine gate): no namespace on the event.
       if (event.namespace === undefined && (event.kind === 'origin_refused' || (event.kind === 'handshake_refused' && event.code === 'RATE_LIMITED'))) {
@@ -197,9 +206,13 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
     const instruments = this.instruments;
     if (instruments === null) return;
     const table = this.table(namespace);
-    instruments.handshakes.add(1, code === null ? table.accepted : table.refusedHandshake(code));
-    instruments.handshakeDuration.record((performance.now() - startedAt) / 1000, table.duration(code === null ? 'accepted' : 'refused'));
-    if (code === 'RATE_LIMITED') instruments.rateLimitRefusals.add(1, HANDSHAKE_SCOPE);
+    try {
+      instruments.handshakes.add(1, code === null ? table.accepted : table.refusedHandshake(code));
+      instruments.handshakeDuration.record((performance.now() - startedAt) / 1000, table.duration(code === null ? 'accepted' : 'refused'));
+      if (code === 'RATE_LIMITED') instruments.rateLimitRefusals.add(1, HANDSHAKE_SCOPE);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** An event from an authenticated socket reached the message pipeline. */
@@ -213,7 +226,12 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
     const instruments = this.instruments;
     if (instruments === null) return;
     this.table(namespace).tally(event).refuse(code);
-    if (code === 'RATE_LIMITED') instruments.rateLimitRefusals.add(1, MESSAGE_SCOPE);
+    if (code !== 'RATE_LIMITED') return;
+    try {
+      instruments.rateLimitRefusals.add(1, MESSAGE_SCOPE);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** An open connection ended. */
@@ -221,18 +239,30 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
     const instruments = this.instruments;
     if (instruments === null) return;
     const table = this.table(namespace);
-    instruments.disconnects.add(1, table.disconnect(reason));
-    if (reason === 'rate_limited') instruments.rateLimitPenalties.add(1, table.penalty);
+    try {
+      instruments.disconnects.add(1, table.disconnect(reason));
+      if (reason === 'rate_limited') instruments.rateLimitPenalties.add(1, table.penalty);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** This node applied a moderation command: `local` when issued here, `remote` when it came over the bus. */
   moderationApplied(action: ModerationAction, origin: 'local' | 'remote'): void {
-    this.instruments?.moderation.add(1, MODERATION[action][origin]);
+    try {
+      this.instruments?.moderation.add(1, MODERATION[action][origin]);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** This node announced a presence transition. */
   presenceTransition(status: 'online' | 'offline'): void {
-    this.instruments?.presenceTransitions.add(1, status === 'online' ? ONLINE : OFFLINE);
+    try {
+      this.instruments?.presenceTransitions.add(1, status === 'online' ? ONLINE : OFFLINE);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** Live cluster nodes (this one included) seen at the last heartbeat round. */
@@ -242,7 +272,11 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
 
   /** This node reaped a dead node. */
   nodeReaped(): void {
-    this.instruments?.reapedNodes?.add(1);
+    try {
+      this.instruments?.reapedNodes?.add(1);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /**
@@ -266,6 +300,11 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
     if (!this.tables.has(name)) this.tables.set(name, new NamespaceTable(name, events));
   }
 
+  /** An instrument that throws (a faulty SDK) is logged, at most once a minute; the decision it recorded stands. */
+  private failed(error: unknown): void {
+    this.failures.warn('record', `metrics: recording failed (the security decision is unaffected): ${errorText(error)}`);
+  }
+
   private table(namespace: string): NamespaceTable {
     return this.tables.get(namespace) ?? this.otherNamespace;
   }
@@ -273,8 +312,12 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
   private engineRefused(code: SecurityErrorCode): void {
     const instruments = this.instruments;
     if (instruments === null) return;
-    instruments.handshakes.add(1, memo(this.engineRefusals, code, () => ({ outcome: 'refused', code })));
-    if (code === 'RATE_LIMITED') instruments.rateLimitRefusals.add(1, HANDSHAKE_SCOPE);
+    try {
+      instruments.handshakes.add(1, memo(this.engineRefusals, code, () => ({ outcome: 'refused', code })));
+      if (code === 'RATE_LIMITED') instruments.rateLimitRefusals.add(1, HANDSHAKE_SCOPE);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   /** The bounded sets: every declared static namespace with its handlers' events and the refresh event. */
@@ -379,7 +422,12 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
     commands.on('ready', up);
     const stopFailures = redis.onCommandFailure((error) => {
       const kind = redisFailureKind(error);
-      if (kind !== null) this.instruments?.redisFailures?.add(1, REDIS_FAILURES[kind]);
+      if (kind === null) return;
+      try {
+        this.instruments?.redisFailures?.add(1, REDIS_FAILURES[kind]);
+      } catch (failure) {
+        this.failed(failure);
+      }
     });
     this.cleanups.push(() => {
       commands.off('close', down);

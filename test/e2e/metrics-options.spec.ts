@@ -1,4 +1,6 @@
 import { InvalidRealtimeSecurityOptionsError, SecurityMetrics, type RealtimeSecurityOptions } from '../../lib/index.js';
+import type { Meter, MeterProvider } from '@opentelemetry/api';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 import { resolveOptions } from '../../lib/module/options.validator.js';
 import { startApp, type TestApp } from '../support/app.js';
@@ -72,6 +74,25 @@ describe('metrics: in a running app', () => {
     expect(await metrics.sum('acme.rt.handshake.duration', { namespace: '/chat' })).toBe(4);
     expect(await metrics.sum('acme.rt.connections.open', { namespace: '/chat', transport: 'websocket' })).toBe(2);
     expect(await metrics.sum('acme.rt.presence.online_users')).toBe(2);
+  });
+
+  it.each([
+    ['throws on getMeter', (): MeterProvider => ({ getMeter: () => { throw new Error('broken provider'); } })],
+    ['gives instruments that throw', (): MeterProvider => {
+      const real = new TestMetrics().provider.getMeter('x');
+      const throwing = { add: () => { throw new Error('broken counter'); }, record: () => { throw new Error('broken histogram'); } };
+      return { getMeter: () => ({ ...real, createCounter: () => throwing, createHistogram: () => throwing, createObservableCounter: real.createObservableCounter.bind(real), createObservableUpDownCounter: real.createObservableUpDownCounter.bind(real), addBatchObservableCallback: real.addBatchObservableCallback.bind(real), removeBatchObservableCallback: real.removeBatchObservableCallback.bind(real) }) as unknown as Meter };
+    }],
+  ])('a meter provider that %s changes no security decision (THREATS 72)', async (_, provider) => {
+    const logger = new CapturingLogger();
+    app = await startApp({ gateways: [pingGateway('/chat')], logger, security: { metrics: { meterProvider: provider() } } });
+    const socket = await connected(app.url, '/chat', { transports: ['websocket'], auth: { token: token('a') } });
+    expect(await socket.emitWithAck('ping', {})).toEqual({ ok: true });
+    expect((await connect(app.url, '/chat', { transports: ['websocket'], auth: { token: 'nope' } })).error?.data?.code).toBe('UNAUTHORIZED');
+    socket.disconnect();
+    const again = await connected(app.url, '/chat', { transports: ['websocket'], auth: { token: token('a') } });
+    expect(await again.emitWithAck('ping', {})).toEqual({ ok: true });
+    expect(logger.text()).toMatch(/metrics: (the meter provider failed|recording failed)/);
   });
 });
 
