@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { IpcClient } from '../support/ipc.js';
 import type { CpuSnapshot, ServerReady } from '../support/protocol.js';
 import { median, round } from '../support/stats.js';
+import { measureHookCost } from './hook-cost.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, '..', '..', '..', 'bench', 'results');
@@ -116,8 +117,11 @@ async function main(): Promise<void> {
     },
     seriesInLastScrape: series,
   };
+  const hooks = measureHookCost();
+  Object.assign(result, { hookCostNs: { message: round(hooks.messageNs, 1), refusedMessage: round(hooks.refusedMessageNs, 1), handshake: round(hooks.handshakeNs, 1), messageWithMetricsOff: round(hooks.disabledMessageNs, 1) } });
   writeFileSync(join(resultsDir, quick ? 'metrics.quick.json' : 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(`metrics on/off: CPU per message ×${result.ratios.onVsOffCpuPerMsg} (${result.cpuUsPerMsg.on} vs ${result.cpuUsPerMsg.off} µs), per handshake ×${result.ratios.onVsOffCpuPerHandshake} (${result.cpuUsPerHandshake.on} vs ${result.cpuUsPerHandshake.off} µs); ${series} series in the last scrape`);
+  console.log(`hooks alone (CPU of this thread, best of 5): ${hooks.messageNs.toFixed(1)} ns per message, ${hooks.refusedMessageNs.toFixed(1)} ns per refusal, ${hooks.handshakeNs.toFixed(0)} ns per handshake (${(hooks.messageNs / 10 / result.cpuUsPerMsg.off).toFixed(3)}% of this run's ${result.cpuUsPerMsg.off} µs per message with metrics off)`);
 }
 
 function round2(value: number | undefined): string {
