@@ -435,7 +435,6 @@ export class SecurityMetrics implements OnApplicationBootstrap, OnApplicationShu
       commands.off('ready', up);
       stopFailures();
     });
-    this.logger.debug('metrics: watching the Redis command connection');
   }
 }
 
