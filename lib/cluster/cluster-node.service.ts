@@ -230,6 +230,8 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
   private announce(transition: PresenceTransition, role: string): void {
     const { record, change } = transition;
     if (change === 'none') return;
+    // Reaped and rebuilt users' transitions are this node's announcements too.
+    this.metrics.presenceTransition(change);
     const at = change === 'online' ? record.since ?? Date.now() : record.lastSeen ?? Date.now();
     const message = {
       origin: `${this.nodeId}#${role}`,
