@@ -6,7 +6,7 @@
  * round, in alternating order, so a busy machine weighs on both alike. Reports server CPU µs per
  * message (closed loop, one ack in flight per socket) and per handshake (connect with a fresh
  * token, disconnect), and the on/off ratios of the medians. Writes bench/results/metrics.json
- * (bench/results/metrics.quick.json for --quick).
+ * (bench/results/quick.metrics.json, not committed, for --quick).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   };
   const hooks = measureHookCost();
   Object.assign(result, { hookCostNs: { message: round(hooks.messageNs, 1), refusedMessage: round(hooks.refusedMessageNs, 1), handshake: round(hooks.handshakeNs, 1), messageWithMetricsOff: round(hooks.disabledMessageNs, 1) } });
-  writeFileSync(join(resultsDir, quick ? 'metrics.quick.json' : 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(resultsDir, quick ? 'quick.metrics.json' : 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(`metrics on/off: CPU per message ×${result.ratios.onVsOffCpuPerMsg} (${result.cpuUsPerMsg.on} vs ${result.cpuUsPerMsg.off} µs), per handshake ×${result.ratios.onVsOffCpuPerHandshake} (${result.cpuUsPerHandshake.on} vs ${result.cpuUsPerHandshake.off} µs); ${series} series in the last scrape`);
   console.log(`hooks alone (CPU of this thread, best of 5): ${hooks.messageNs.toFixed(1)} ns per message, ${hooks.refusedMessageNs.toFixed(1)} ns per refusal, ${hooks.handshakeNs.toFixed(0)} ns per handshake (${(hooks.messageNs / 10 / result.cpuUsPerMsg.off).toFixed(3)}% of this run's ${result.cpuUsPerMsg.off} µs per message with metrics off)`);
 }
