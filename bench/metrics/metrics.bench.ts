@@ -24,7 +24,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const cpuUs = (a: CpuSnapshot, b: CpuSnapshot): number => b.user - a.user + b.system - a.system;
 
 const QUICK = { rounds: 2, sockets: 32, warmupMs: 500, measureMs: 1500, handshakeParallel: 32, handshakeMs: 1500 };
-const FULL = { rounds: 6, sockets: 64, warmupMs: 1000, measureMs: 3000, handshakeParallel: 64, handshakeMs: 2500 };
+const FULL = { rounds: 4, sockets: 64, warmupMs: 1000, measureMs: 2500, handshakeParallel: 64, handshakeMs: 2000 };
 
 type Mode = 'off' | 'on';
 
