@@ -1,4 +1,4 @@
-import { InvalidRealtimeSecurityOptionsError, SecurityMetrics, type RealtimeSecurityOptions } from '../../lib/index.js';
+import { InvalidRealtimeSecurityOptionsError, ModerationService, SecurityMetrics, type RealtimeSecurityOptions } from '../../lib/index.js';
 import type { Meter, MeterProvider } from '@opentelemetry/api';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { RedisKeys } from '../../lib/cluster/redis-keys.js';
@@ -75,6 +75,24 @@ describe('metrics: in a running app', () => {
     expect(await metrics.sum('acme.rt.connections.open', { namespace: '/chat', transport: 'websocket' })).toBe(2);
     expect(await metrics.sum('acme.rt.presence.online_users')).toBe(2);
   });
+
+  it('disconnect reasons: token expiry, a moderator\'s disconnect; permission changes are moderation actions', async () => {
+    app = await startApp({ gateways: [pingGateway('/chat')], security: { jwt: { secret: TEST_SECRET, clockToleranceSeconds: 0 }, metrics: { meterProvider: metrics.provider } } });
+    const expiring = await connected(app.url, '/chat', { transports: ['websocket'], auth: { token: signToken({ sub: 'short', tenant: 'acme', perms: [] }, { expiresInSeconds: 2 }) } });
+    const kicked = await connected(app.url, '/chat', { transports: ['polling'], auth: { token: token('kicked') } });
+    const expired = new Promise<void>((resolve) => expiring.once('disconnect', () => resolve()));
+    const gone = new Promise<void>((resolve) => kicked.once('disconnect', () => resolve()));
+    const moderation = app.app.get(ModerationService);
+    await moderation.setPermissions('acme', 'kicked', ['channel:read']);
+    await moderation.disconnectUser('acme', 'kicked');
+    await Promise.all([expired, gone]);
+    await waitFor('both closes counted', async () => (await metrics.sum('realtime_security.disconnects')) === 2);
+    expect(await metrics.sum('realtime_security.disconnects', { namespace: '/chat', reason: 'token_expired' })).toBe(1);
+    expect(await metrics.sum('realtime_security.disconnects', { namespace: '/chat', reason: 'moderation' })).toBe(1);
+    expect(await metrics.sum('realtime_security.moderation.actions', { action: 'permissions', origin: 'local' })).toBe(1);
+    expect(await metrics.sum('realtime_security.moderation.actions', { action: 'disconnect', origin: 'local' })).toBe(1);
+    expect(await metrics.sum('realtime_security.connections.open')).toBe(0);
+  }, 30_000);
 
   it.each([
     ['throws on getMeter', (): MeterProvider => ({ getMeter: () => { throw new Error('broken provider'); } })],
