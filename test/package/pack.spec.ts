@@ -67,6 +67,7 @@ const PUBLIC_VALUES = [
   'InProcessModerationBus', 'InMemoryThrottlerStorage', 'JwtAuthenticator', 'ClaimsPermissionResolver',
   'userKey', 'hasPermission', 'parseRequiredPermission', 'normalizeOrigin', 'InvalidPresenceQueryError',
   'RoomPresenceBus', 'InProcessRoomPresenceBus', 'isRoomPresenceStore',
+  'SecurityMetrics', 'METER_NAME', 'METRICS_OTHER_VALUE',
 ];
 
 /** Internals that must not leak from the root entry point. */
