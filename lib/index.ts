@@ -128,3 +128,14 @@ export type {
 // Metrics: the OpenTelemetry instruments of every security decision (the app brings the SDK)
 export { SecurityMetrics, METER_NAME, type OpenConnectionSource } from './metrics/security-metrics.js';
 export { OTHER as METRICS_OTHER_VALUE, type ConnectionTransport, type DisconnectReason, type ModerationAction, type RedisFailureKind } from './metrics/metric-labels.js';
+// Server-Sent Events: every @Sse() route authenticated, authorized, counted, revocable
+export { SseAuthorize, type SseAuthorizeOptions } from './sse/sse-authorize.decorator.js';
+export { SsePublic } from './sse/sse-public.decorator.js';
+export { SsePrincipal } from './sse/sse-principal.decorator.js';
+export type { SseRequestView, SseResourceSelector } from './sse/sse-access-rule.js';
+export type { SseOptions, SseTicketOptions } from './sse/sse-options.interface.js';
+export { SseRefusedException } from './sse/sse-refused.exception.js';
+export { SseTicketService, type StreamTicket } from './sse/sse-ticket.service.js';
+export { SseTopics } from './sse/sse-topics.service.js';
+export { SseStreamService, type SseStreamStats } from './sse/sse-stream.service.js';
+export { ssePrincipalOf } from './sse/sse-request.js';

@@ -9,6 +9,8 @@ import { ModerationRoomsController } from './moderation/moderation-rooms.control
 import { ModerationUsersController } from './moderation/moderation-users.controller.js';
 import { ModerationGateway } from './moderation/moderation.gateway.js';
 import { WebController } from './web/web.controller.js';
+import { NotificationsController } from './chat/notifications.controller.js';
+import { StreamTicketController } from './chat/stream-ticket.controller.js';
 
 /** The sample app: the library configured once from the environment, plus its gateways and routes. */
 @Module({})
@@ -27,12 +29,14 @@ export class AppModule {
           // presence_update to same-tenant sockets on /chat holding presence:read.
           // Room presence: who is in each channel; presence_diff to channel members on /chat holding presence:read.
           presence: { broadcast: { namespaces: ['/chat'] }, rooms: { enabled: true, diff: { namespaces: ['/chat'] } } },
+          // GET /chat/notifications: stream tickets unless STREAM_TICKETS=off.
+          sse: { tickets: { enabled: config.streamTickets } },
           // REDIS_URL switches on cluster mode; NODE_ID names this instance.
           ...(config.redisUrl !== null ? { redis: { url: config.redisUrl, nodeId: config.nodeId } } : {}),
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
-      controllers: [HealthController, WebController, ModerationPresenceController, ModerationRoomsController, ModerationUsersController, ...(config.demoLogin ? [DemoLoginController] : [])],
+      controllers: [HealthController, WebController, ModerationPresenceController, ModerationRoomsController, ModerationUsersController, NotificationsController, ...(config.streamTickets ? [StreamTicketController] : []), ...(config.demoLogin ? [DemoLoginController] : [])],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway, ModerationGateway],
     };
   }

@@ -32,6 +32,22 @@ export interface ConnectionLifecycleEvent {
 
 type EngineConnection = Socket['conn'];
 
+/**
+ * A connection of another transport (a Server-Sent Events stream) that holds a slot of the same
+ * per-user ceiling, counts for presence, and is ended by moderation and shutdown like a socket.
+ */
+export interface StreamConnection {
+  readonly lease: ConnectionLease;
+  /** The effective principal (token claims with any moderation override). */
+  readonly principal: Principal;
+  /** Where it is served (e.g. the route path), for security events. */
+  readonly route: string;
+  /** Ends the stream; with a code, the client is told why first. Idempotent. */
+  end(code: SecurityErrorCode | null): void;
+  /** Moderation replaced the user's permissions (`null`: the token's own): re-check access. */
+  applyPermissions(override: readonly string[] | null): void;
+}
+
 /** Sizes of the lifecycle's internal indexes, for leak checks and metrics. */
 export interface ConnectionLifecycleStats {
   /** Connection slots (leases) this process holds, pending handshakes included. */
@@ -70,6 +86,9 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   private readonly changes = new Subject<ConnectionLifecycleEvent>();
   private readonly principalChanges = new Subject<ConnectionSession>();
   private activeLeases = 0;
+  /** Open streams (other transports) per user. */
+  private readonly streamsByUser = new Map<string, Set<StreamConnection>>();
+  private openStreams = 0;
 
   /** The `disconnect` listener of every open socket (called with the socket as `this`; `close` is idempotent). */
   private readonly onDisconnect: (this: Socket, reason: unknown) => void;
@@ -108,6 +127,11 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
   /** Connections (leases) this process holds now. */
   get connectionCount(): number {
     return this.activeLeases;
+  }
+
+  /** Open streams (Server-Sent Events) on this node; each holds one of {@link connectionCount}. */
+  get streamCount(): number {
+    return this.openStreams;
   }
 
   /** Sizes of the internal indexes (they return to zero when every socket has closed). */
@@ -181,13 +205,13 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     this.principalChanges.next(session);
   }
 
-  /** Open sessions of a user on this node. */
   /** True while this lifecycle holds `session` open (O(1); no array built). */
   holds(session: ConnectionSession): boolean {
     const held = this.sessionsByUser.get(session.userKey);
     return held === session || (held instanceof Set && held.has(session));
   }
 
+  /** Open sessions of a user on this node. */
   sessionsOf(userKey: string): readonly ConnectionSession[] {
     const held = this.sessionsByUser.get(userKey);
     return held === undefined ? [] : held instanceof ConnectionSession ? [held] : [...held];
@@ -233,6 +257,71 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
       session.socket.disconnect(true);
       this.close(session, 'shutdown');
     }
+    for (const streams of [...this.streamsByUser.values()]) {
+      for (const stream of [...streams]) stream.end(null);
+    }
+  }
+
+  /**
+   * A stream's admission: takes a slot of the user's ceiling (the same store, atomically, as
+   * sockets) and of the per-process maximum. Throws `HandshakeRefusedError` (`CONNECTION_LIMIT`,
+   * or `SERVICE_UNAVAILABLE` when the process is full or the store fails). The lease must reach
+   * {@link releaseStream} exactly once, opened or not.
+   */
+  async admitStream(principal: Principal, key = toUserKey(principal.tenantId, principal.userId)): Promise<ConnectionLease> {
+    if (this.activeLeases >= this.options.connections.maxTotal) {
+      throw new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
+    }
+    this.activeLeases += 1;
+    const id = nextLeaseId();
+    const outcome = await Promise.resolve().then(() => this.leases.acquire(key, id, this.options.connections.maxPerUser)).catch((error: unknown) => {
+      this.failures.error('acquire', `connection lease store failed on acquire: ${describe(error)}`);
+      return null;
+    });
+    if (outcome !== true) {
+      this.activeLeases -= 1;
+      throw new HandshakeRefusedError(outcome === null ? SecurityErrorCode.SERVICE_UNAVAILABLE : SecurityErrorCode.CONNECTION_LIMIT);
+    }
+    return { id, userKey: key, userId: principal.userId, tenantId: principal.tenantId, granted: Promise.resolve(true), refs: 1, opened: false, released: false };
+  }
+
+  /** The stream is open: it counts for presence (`connected`) and moderation reaches it. */
+  openStream(stream: StreamConnection): void {
+    const { lease } = stream;
+    if (lease.released || lease.opened) return;
+    lease.opened = true;
+    let set = this.streamsByUser.get(lease.userKey);
+    if (set === undefined) {
+      set = new Set();
+      this.streamsByUser.set(lease.userKey, set);
+    }
+    set.add(stream);
+    this.openStreams += 1;
+    this.emitChange('connected', lease);
+  }
+
+  /** Every close path of a stream ends here: releases its slot once (idempotent). */
+  releaseStream(stream: StreamConnection): void {
+    const { lease } = stream;
+    if (lease.released) return;
+    lease.released = true;
+    lease.refs = 0;
+    this.activeLeases -= 1;
+    const set = this.streamsByUser.get(lease.userKey);
+    if (set !== undefined && set.delete(stream)) {
+      this.openStreams -= 1;
+      if (set.size === 0) this.streamsByUser.delete(lease.userKey);
+    }
+    this.leases.release(lease.userKey, lease.id).catch((error: unknown) => {
+      this.failures.error('release', `connection lease store failed on release: ${describe(error)}`);
+    });
+    if (lease.opened) this.emitChange('disconnected', lease);
+  }
+
+  /** Open streams of a user on this node. */
+  streamsOf(userKey: string): readonly StreamConnection[] {
+    const set = this.streamsByUser.get(userKey);
+    return set === undefined ? [] : [...set];
   }
 
   onModuleDestroy(): void {

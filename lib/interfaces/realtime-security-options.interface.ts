@@ -1,3 +1,4 @@
+import type { SseOptions } from '../sse/sse-options.interface.js';
 import type { Type } from '@nestjs/common';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
@@ -358,4 +359,6 @@ export interface RealtimeSecurityOptions {
   redis?: RedisClusterOptions;
   /** OpenTelemetry metrics: on/off, the name prefix, the meter provider. @default { enabled: true, prefix: 'realtime_security' } */
   metrics?: MetricsOptions;
+  /** Server-Sent Events (`@Sse()` routes): heartbeats, slow readers, lifetime, stream tickets. @default see {@link SseOptions} */
+  sse?: SseOptions;
 }

@@ -6,6 +6,7 @@ import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
+import type { ResolvedSseOptions } from '../sse/sse-options.interface.js';
 import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
@@ -91,6 +92,7 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly prefix: string;
     readonly meterProvider: MeterProvider | null;
   };
+  readonly sse: ResolvedSseOptions;
 }
 
 /** Cluster-mode options after validation. Internal. */

@@ -187,12 +187,20 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
       this.events.emit({ kind, code, userId, tenantId, namespace: session.socket.nsp.name });
       this.lifecycle.terminate(session, code);
     }
+    // The user's streams (Server-Sent Events) end too, with the same code.
+    for (const stream of this.lifecycle.streamsOf(key)) {
+      const { userId, tenantId } = stream.principal;
+      this.events.emit({ kind, code, userId, tenantId, namespace: stream.route });
+      stream.end(code);
+    }
   }
 
   private async applyPermissions(tenantId: string, userId: string, permissions: readonly string[] | null): Promise<void> {
     const sessions = this.lifecycle.sessionsOf(userKey(tenantId, userId));
     // Every socket carries the new permissions before any room is re-checked (synchronously).
     for (const session of sessions) this.lifecycle.refresh(session, session.tokenPrincipal, permissions);
+    // Streams re-check their access rule with the new permissions (and end when it no longer holds).
+    for (const stream of this.lifecycle.streamsOf(userKey(tenantId, userId))) stream.applyPermissions(permissions);
     await Promise.all(sessions.map((session) => this.rooms.revalidate(session)));
   }
 

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { normalizeOrigin } from '../auth/origin.policy.js';
 import { DEFAULT_RESOURCE_ID_PATTERN } from '../authorization/resource-id.validator.js';
 import { InvalidRealtimeSecurityOptionsError as Invalid } from './invalid-options.error.js';
+import { resolveSseOptions } from '../sse/sse-options.resolver.js';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
@@ -381,5 +382,6 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     logInventory: bool('logInventory', options.logInventory, true),
     redis: resolveRedis(options),
     metrics: resolveMetrics(options),
+    sse: resolveSseOptions(options.sse),
   });
 }

@@ -32,6 +32,11 @@ import { RoomPresenceTracker } from '../presence/room-presence.tracker.js';
 import { RoomPresenceDiffService } from '../presence/room-presence-diff.service.js';
 import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
+import { SseStreamGuard } from '../sse/sse-stream.guard.js';
+import { SseStreamInterceptor } from '../sse/sse-stream.interceptor.js';
+import { SseStreamService } from '../sse/sse-stream.service.js';
+import { SseTicketService } from '../sse/sse-ticket.service.js';
+import { SseTopics } from '../sse/sse-topics.service.js';
 import {
   authenticatorProvider,
   connectionLeaseStoreProvider,
@@ -44,6 +49,9 @@ import {
   resolvedOptionsProvider,
   throttlerGuardProvider,
   throttlerStorageProvider,
+  sseGuardProvider,
+  sseInterceptorProvider,
+  sseRoutesProvider,
 } from './realtime-security.providers.js';
 
 /**
@@ -90,6 +98,14 @@ import {
     RoomPresenceDiffService,
     ClusterNodeService,
     SecurityMetrics,
+    SseTicketService,
+    SseStreamService,
+    SseTopics,
+    SseStreamGuard,
+    SseStreamInterceptor,
+    sseGuardProvider,
+    sseInterceptorProvider,
+    sseRoutesProvider,
   ],
   exports: [
     PermissionResolver,
@@ -114,6 +130,9 @@ import {
     WsThrottlerGuard,
     HandshakeRateLimiter,
     SecurityMetrics,
+    SseTicketService,
+    SseStreamService,
+    SseTopics,
   ],
 })
 export class RealtimeSecurityModule extends RealtimeSecurityConfigurableModule {}

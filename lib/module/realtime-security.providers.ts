@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD, DiscoveryService, ModuleRef } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryService, ModuleRef } from '@nestjs/core';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
 import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
@@ -34,6 +34,10 @@ import { resolveOptions } from './options.validator.js';
 import { InMemoryThrottlerStorage } from '../throttling/in-memory-throttler.storage.js';
 import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
+import { SSE_ROUTES } from '../sse/sse.constants.js';
+import { applyPendingBound, discoverSseRoutes, type SseRoute } from '../sse/sse-route.reader.js';
+import { SseStreamGuard } from '../sse/sse-stream.guard.js';
+import { SseStreamInterceptor } from '../sse/sse-stream.interceptor.js';
 
 /** Options are validated once here; a bad one fails start-up with a message naming the fix. */
 export const resolvedOptionsProvider: Provider = {
@@ -139,4 +143,31 @@ export const throttlerStorageProvider: Provider = {
 export const throttlerGuardProvider: Provider = {
   provide: APP_GUARD,
   useExisting: WsThrottlerGuard,
+};
+
+/** Every `@Sse()` route is authenticated, authorized and counted: a global guard (it lets other routes through). */
+export const sseGuardProvider: Provider = {
+  provide: APP_GUARD,
+  useExisting: SseStreamGuard,
+};
+
+/** The events of every admitted `@Sse()` stream pass through the stream service: a global interceptor. */
+export const sseInterceptorProvider: Provider = {
+  provide: APP_INTERCEPTOR,
+  useExisting: SseStreamInterceptor,
+};
+
+/**
+ * The app's `@Sse()` routes, found at start-up (for the inventory); routes without their own
+ * `maxPendingDataLength` get `sse.maxBufferedBytes`. A factory on purpose: it runs before Nest
+ * registers routes (which is when their SSE options are read).
+ */
+export const sseRoutesProvider: Provider = {
+  provide: SSE_ROUTES,
+  useFactory: (discovery: DiscoveryService, options: ResolvedRealtimeSecurityOptions): readonly SseRoute[] => {
+    const routes = discoverSseRoutes(discovery);
+    for (const route of routes) applyPendingBound(route, options.sse.maxBufferedBytes);
+    return Object.freeze(routes);
+  },
+  inject: [DiscoveryService, RESOLVED_OPTIONS],
 };

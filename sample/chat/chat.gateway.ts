@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, UsePipes } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayInit } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import {
-  InvalidPresenceQueryError, PermissionResolver, PresenceService, SecurityErrorCode, TenantRooms, WsAuthorize, WsPrincipal, WsPublic,
+  InvalidPresenceQueryError, PermissionResolver, PresenceService, SecurityErrorCode, SseTopics, TenantRooms, WsAuthorize, WsPrincipal, WsPublic,
   WsSecurityException, WsValidationPipe, type Principal,
 } from '../../lib/index.js';
 import { ChannelDto } from './channel.dto.js';
 import type { ChatMessage } from './chat-message.js';
 import { RoomPresenceDto } from './room-presence.dto.js';
 import { SendMessageDto } from './send-message.dto.js';
+import { SAMPLE_CONFIG, type SampleConfig } from '../config/sample-config.js';
+import { mentionedUsers, mentionTopic, type MentionEvent } from './mentions.js';
+
+/** The server-side event carrying a mention to the other nodes (cluster mode). */
+const MENTION_RELAY = 'sample:mention';
+
+interface MentionRelay {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly mention: MentionEvent;
+}
 
 /**
  * The `/chat` namespace of SAMPLE_CONTRACT.md. Every payload is validated against its DTO
@@ -18,7 +29,7 @@ import { SendMessageDto } from './send-message.dto.js';
  */
 @WebSocketGateway({ namespace: '/chat' })
 @UsePipes(new WsValidationPipe())
-export class ChatGateway {
+export class ChatGateway implements OnGatewayInit {
   @WebSocketServer()
   private readonly server!: Namespace;
 
@@ -26,7 +37,15 @@ export class ChatGateway {
     private readonly presence: PresenceService,
     private readonly rooms: TenantRooms,
     @Inject(PermissionResolver) private readonly resolver: PermissionResolver,
+    private readonly topics: SseTopics,
+    @Inject(SAMPLE_CONFIG) private readonly config: SampleConfig,
   ) {}
+
+  /** In cluster mode, mentions sent on another node reach this node's notification streams. */
+  afterInit(server: Namespace): void {
+    if (this.config.redisUrl === null) return;
+    server.on(MENTION_RELAY, (relay: MentionRelay) => this.deliverMention(relay));
+  }
 
   /**
    * Who is in a channel (room presence: sockets that joined it, every node), a page at a time.
@@ -85,6 +104,17 @@ export class ChatGateway {
     if (!this.rooms.has(socket, 'channel', body.channelId)) throw new WsSecurityException(SecurityErrorCode.FORBIDDEN, { message: 'Join the channel first' });
     const message: ChatMessage = { id: randomUUID(), channelId: body.channelId, userId: principal.userId, text: body.text, sentAt: Date.now() };
     this.server.to(this.rooms.roomFor(principal, 'channel', body.channelId)).emit('message', message);
+    // `@userId` in the text: a `mention` event on that user's notification streams (same tenant only).
+    for (const userId of mentionedUsers(body.text)) {
+      const relay: MentionRelay = { tenantId: principal.tenantId, userId, mention: { channelId: body.channelId, from: principal.userId, text: body.text } };
+      this.deliverMention(relay);
+      if (this.config.redisUrl !== null) this.server.serverSideEmit(MENTION_RELAY, relay);
+    }
     return { ok: true, id: message.id };
+  }
+
+  private deliverMention(relay: MentionRelay): void {
+    if (typeof relay?.tenantId !== 'string' || typeof relay.userId !== 'string' || relay.tenantId.length === 0) return;
+    this.topics.publish(relay.tenantId, mentionTopic(relay.userId), { type: 'mention', data: relay.mention });
   }
 }

@@ -18,6 +18,8 @@ export interface SampleConfig {
   readonly metricsPort: number;
   /** DEMO ONLY: `POST /demo/login` signs in as a demo user without a password. `DEMO_LOGIN=off` removes it. */
   readonly demoLogin: boolean;
+  /** `POST /chat/stream-ticket` and `?ticket=` on `GET /chat/notifications`; `STREAM_TICKETS=off` removes them. */
+  readonly streamTickets: boolean;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -51,6 +53,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
     demoLogin: switchFromEnv(env, 'DEMO_LOGIN', true),
     metricsPort: intFromEnv(env, 'METRICS_PORT', 9464, 0, 65535),
+    streamTickets: switchFromEnv(env, 'STREAM_TICKETS', true),
   };
 }
 

@@ -7,9 +7,9 @@ export interface DemoUser {
 }
 
 export const DEMO_USERS: readonly DemoUser[] = [
-  { userId: 'alice', tenant: 'acme', label: 'Alice (acme, chat)', perms: ['channel:read', 'channel:write', 'presence:read'] },
-  { userId: 'bob', tenant: 'acme', label: 'Bob (acme, chat)', perms: ['channel:read', 'channel:write', 'presence:read'] },
+  { userId: 'alice', tenant: 'acme', label: 'Alice (acme, chat)', perms: ['channel:read', 'channel:write', 'presence:read', 'notifications:read'] },
+  { userId: 'bob', tenant: 'acme', label: 'Bob (acme, chat)', perms: ['channel:read', 'channel:write', 'presence:read', 'notifications:read'] },
   { userId: 'carol', tenant: 'acme', label: 'Carol (acme, general only, read-only)', perms: ['channel:read:general'] },
-  { userId: 'mod', tenant: 'acme', label: 'Mod (acme, moderator)', perms: ['channel:*', 'presence:read', 'moderation:*'] },
-  { userId: 'dave', tenant: 'globex', label: 'Dave (globex, chat)', perms: ['channel:read', 'channel:write', 'presence:read'] },
+  { userId: 'mod', tenant: 'acme', label: 'Mod (acme, moderator)', perms: ['channel:*', 'presence:read', 'moderation:*', 'notifications:read'] },
+  { userId: 'dave', tenant: 'globex', label: 'Dave (globex, chat)', perms: ['channel:read', 'channel:write', 'presence:read', 'notifications:read'] },
 ];

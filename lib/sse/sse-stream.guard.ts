@@ -1,0 +1,52 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HandlerCache } from '../utils/handler-cache.js';
+import { readSseRule, type SseAccessRule } from './sse-access-rule.js';
+import { attachSseConnection } from './sse-request.js';
+import { isSseHandler, routePathOf } from './sse-route.reader.js';
+import { SseStreamService, type SseRequest } from './sse-stream.service.js';
+
+interface RouteFacts {
+  readonly sse: boolean;
+  readonly rule: SseAccessRule;
+  readonly route: string;
+}
+
+/**
+ * A global guard the module installs: every `@Sse()` route of the app is authenticated,
+ * authorized and counted before its first byte (see {@link SseStreamService.admit}); other
+ * routes pass untouched. An `@Sse()` route with neither `@SseAuthorize` nor `@SsePublic()` is
+ * refused with 403 `FORBIDDEN`.
+ */
+@Injectable()
+export class SseStreamGuard implements CanActivate {
+  private readonly facts = new HandlerCache<RouteFacts>();
+
+  constructor(private readonly streams: SseStreamService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const facts = this.factsOf(context);
+    if (!facts.sse) return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<SseRequest & { raw?: SseRequest }>();
+    const response = http.getResponse<{ raw?: NodeJS.EventEmitter } & NodeJS.EventEmitter>();
+    const connection = await this.streams.admit(request.raw ?? request, facts.route, facts.rule);
+    attachSseConnection(request, connection);
+    // A later guard, pipe or the client leaving before the stream opens still gives the slot back.
+    (response.raw ?? response).once('close', () => {
+      if (connection.state === 'admitted') connection.end(null);
+    });
+    return true;
+  }
+
+  private factsOf(context: ExecutionContext): RouteFacts {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let facts = this.facts.get(handler, controller);
+    if (facts === undefined) {
+      facts = { sse: isSseHandler(handler), rule: readSseRule(handler, controller), route: routePathOf(controller, handler) };
+      this.facts.set(handler, controller, facts);
+    }
+    return facts;
+  }
+}
