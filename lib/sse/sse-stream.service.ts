@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { extractCredential, queryCarriesCredential } from '../auth/credential.extractor.js';
 import { ExpiryScheduler } from '../auth/expiry.scheduler.js';
@@ -60,7 +60,7 @@ export interface SseStreamStats {
  * (client abort, server end, expiry, ban, write error, slow reader, shutdown) releases the slot once.
  */
 @Injectable()
-export class SseStreamService implements OnApplicationShutdown {
+export class SseStreamService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeSecurity');
   private readonly failures = new ThrottledLog(this.logger);
   private readonly origins: OriginPolicy;
@@ -206,6 +206,11 @@ export class SseStreamService implements OnApplicationShutdown {
   /** Ends every stream of this node (application shutdown); each slot is released once. */
   closeAll(): void {
     for (const connection of [...this.open]) this.end(connection, null);
+  }
+
+  /** Before Nest closes the HTTP server, which would otherwise wait for every open stream. */
+  beforeApplicationShutdown(): void {
+    this.closeAll();
   }
 
   onApplicationShutdown(): void {

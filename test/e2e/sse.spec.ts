@@ -1,0 +1,409 @@
+import { connect as netConnect } from 'node:net';
+import { Controller, Get, HttpCode, Param, Post, Req, Sse, type MessageEvent } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { interval, map, of, throwError, type Observable } from 'rxjs';
+import { ConnectionLifecycle } from '../../lib/connections/connection-lifecycle.js';
+import { ConnectionLeaseStore } from '../../lib/interfaces/connection-lease-store.interface.js';
+import {
+  ModerationService,
+  PresenceService,
+  SseAuthorize,
+  SsePrincipal,
+  SsePublic,
+  SseStreamService,
+  SseTicketService,
+  SseTopics,
+  userKey,
+  type Principal,
+} from '../../lib/index.js';
+import { startApp, type TestApp } from '../support/app.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { closeAllClients, connect } from '../support/clients.js';
+import { pingGateway } from '../support/ping.gateway.js';
+import { closeAllStreams, openStream } from '../support/sse.js';
+import { signToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
+
+const ALLOWED = 'http://app.example';
+const READER = ['notifications:read', 'feed:read:ops'];
+
+@Controller('s')
+class StreamsController {
+  constructor(private readonly topics: SseTopics, private readonly tickets: SseTicketService) {}
+
+  @SseAuthorize('notifications:read')
+  @Sse('notes')
+  notes(@SsePrincipal() principal: Principal): Observable<MessageEvent> {
+    return this.topics.stream(principal, 'inbox');
+  }
+
+  @SseAuthorize('feed:read', { resource: 'topic' })
+  @Sse('feed/:topic')
+  feed(@SsePrincipal() principal: Principal, @Param('topic') topic: string): Observable<MessageEvent> {
+    return this.topics.stream(principal, topic);
+  }
+
+  @Sse('undecorated')
+  undecorated(): Observable<MessageEvent> {
+    return interval(1000).pipe(map(() => ({ data: 'leak' })));
+  }
+
+  @SsePublic()
+  @Sse('finite')
+  finite(): Observable<MessageEvent> {
+    return of({ type: 'one', data: { n: 1 } }, { type: 'two', data: { n: 2 } });
+  }
+
+  @SsePublic()
+  @Sse('failing')
+  failing(): Observable<MessageEvent> {
+    return throwError(() => new Error('database password=hunter2 unreachable'));
+  }
+
+  @Get('plain')
+  plain(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Post('ticket')
+  @HttpCode(200)
+  ticket(@Req() request: IncomingMessage) {
+    return this.tickets.issueForRequest(request);
+  }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('Server-Sent Events under the same protection (issue 15)', () => {
+  let target: TestApp;
+  let logger: CapturingLogger;
+  let lifecycle: ConnectionLifecycle;
+  let leases: ConnectionLeaseStore;
+  let topics: SseTopics;
+  let streams: SseStreamService;
+
+  const count = (user = 'alice', tenant = 'acme') => leases.count(userKey(tenant, user));
+
+  beforeAll(async () => {
+    logger = new CapturingLogger();
+    target = await startApp({
+      controllers: [StreamsController],
+      gateways: [pingGateway('/chat')],
+      logger,
+      security: {
+        logSecurityEvents: true,
+        credentials: { cookieName: 'rt_session' },
+        origins: { allowed: [ALLOWED] },
+        connections: { maxPerUser: 3 },
+        presence: { flapWindowMs: 0 },
+        sse: { heartbeatMs: 1000, maxBufferedBytes: 16 * 1024, tickets: { ttlMs: 1000 } },
+      },
+    });
+    lifecycle = target.app.get(ConnectionLifecycle);
+    leases = target.app.get(ConnectionLeaseStore);
+    topics = target.app.get(SseTopics);
+    streams = target.app.get(SseStreamService);
+  });
+
+  afterEach(async () => {
+    await closeAllStreams();
+    closeAllClients();
+    await waitFor('every slot released', () => lifecycle.connectionCount === 0);
+  });
+
+  afterAll(async () => {
+    await target.close();
+  });
+
+  describe('authentication before the first byte', () => {
+    it('refuses a stream without a credential with 401 UNAUTHORIZED as JSON (THREATS 35)', async () => {
+      const stream = await openStream(`${target.url}/s/notes`);
+      expect(stream.status).toBe(401);
+      expect(stream.headers.get('content-type')).toMatch(/application\/json/);
+      expect(stream.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+    });
+
+    it('refuses a token in the query string with 401, even next to a valid Bearer header, and never logs it (THREATS 35)', async () => {
+      const token = signToken({ sub: 'alice', perms: READER });
+      for (const query of [`token=${token}`, `access_token=${token}`, `x=${token}`, `auth=anything`]) {
+        const stream = await openStream(`${target.url}/s/notes?${query}`, bearer(token));
+        expect(stream.status).toBe(401);
+        expect(stream.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+      }
+      expect(await count()).toBe(0);
+      expect(logger.text()).not.toContain(token);
+      expect(logger.text()).not.toContain(token.split('.')[2]);
+    });
+
+    it('refuses a forged or expired token (401 UNAUTHORIZED / TOKEN_EXPIRED)', async () => {
+      const forged = await openStream(`${target.url}/s/notes`, bearer(signToken({ perms: READER }, { secret: 'another-secret-that-is-long-enough-for-hs256-xx' })));
+      expect(forged.status).toBe(401);
+      expect((forged.body as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
+      const expired = await openStream(`${target.url}/s/notes`, bearer(signToken({ perms: READER }, { expiresInSeconds: -60 })));
+      expect(expired.status).toBe(401);
+      expect((expired.body as { error: { code: string } }).error.code).toBe('TOKEN_EXPIRED');
+    });
+
+    it('accepts a Bearer header and streams with hygiene headers (THREATS 39)', async () => {
+      const stream = await openStream(`${target.url}/s/notes`, bearer(signToken({ sub: 'alice', perms: READER })));
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const cache = stream.headers.get('cache-control') ?? '';
+      expect(cache).toMatch(/no-store/);
+      expect(cache).toMatch(/no-transform/);
+      expect(stream.headers.get('x-accel-buffering')).toBe('no');
+      await waitFor('the stream is open', () => streams.stats.open === 1);
+      topics.publish('acme', 'inbox', { type: 'note', data: { hello: 'alice' } });
+      expect(JSON.parse((await stream.next('note')).data)).toEqual({ hello: 'alice' });
+      // A heartbeat comment follows within the configured interval.
+      await stream.next('comment', 5000);
+    });
+
+    it('lets other HTTP routes through untouched', async () => {
+      const response = await fetch(`${target.url}/s/plain`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ ok: true });
+    });
+  });
+
+  describe('Origin for cookie-bearing streams (THREATS 36)', () => {
+    it('refuses a cookie from a foreign, null or missing Origin with 403 ORIGIN_REJECTED; accepts the allowed one', async () => {
+      const cookie = `rt_session=${signToken({ sub: 'alice', perms: READER })}`;
+      for (const origin of ['http://evil.example', 'null', 'http://app.example.evil.example', undefined]) {
+        const stream = await openStream(`${target.url}/s/notes`, { cookie, ...(origin !== undefined ? { origin } : {}) });
+        expect(stream.status).toBe(403);
+        expect(stream.body).toEqual({ error: { code: 'ORIGIN_REJECTED', message: expect.any(String) } });
+      }
+      const allowed = await openStream(`${target.url}/s/notes`, { cookie, origin: ALLOWED });
+      expect(allowed.status).toBe(200);
+    });
+
+    it('a cross-site page cannot fill the victim\'s slots nor make them look online', async () => {
+      const presence = target.app.get(PresenceService);
+      const cookie = `rt_session=${signToken({ sub: 'victim', perms: READER })}`;
+      const attempts = await Promise.all(Array.from({ length: 6 }, () => openStream(`${target.url}/s/notes`, { cookie, origin: 'http://evil.example' })));
+      expect(attempts.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403]);
+      expect(await count('victim')).toBe(0);
+      expect(await presence.isOnline('acme', 'victim')).toBe(false);
+      // The victim still has every one of their slots.
+      const own = await Promise.all(Array.from({ length: 3 }, () => openStream(`${target.url}/s/notes`, { cookie, origin: ALLOWED })));
+      expect(own.map((s) => s.status)).toEqual([200, 200, 200]);
+    });
+  });
+
+  describe('access rules (THREATS 37)', () => {
+    it('refuses an @Sse() route with no rule (deny by default) and a missing permission with 403 FORBIDDEN', async () => {
+      const token = signToken({ sub: 'alice', perms: ['*'] });
+      const undecorated = await openStream(`${target.url}/s/undecorated`, bearer(token));
+      expect(undecorated.status).toBe(403);
+      expect((undecorated.body as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+      const lacking = await openStream(`${target.url}/s/notes`, bearer(signToken({ sub: 'alice', perms: ['channel:read'] })));
+      expect(lacking.status).toBe(403);
+      expect(await count()).toBe(0);
+    });
+
+    it('authorizes the topic per instance: feed:read:ops opens /feed/ops, not /feed/dev; a bad id is 400', async () => {
+      const token = signToken({ sub: 'alice', perms: READER });
+      expect((await openStream(`${target.url}/s/feed/ops`, bearer(token))).status).toBe(200);
+      expect((await openStream(`${target.url}/s/feed/dev`, bearer(token))).status).toBe(403);
+      const bad = await openStream(`${target.url}/s/feed/${encodeURIComponent('op*s')}`, bearer(signToken({ sub: 'alice', perms: ['feed:read'] })));
+      expect(bad.status).toBe(400);
+      expect((bad.body as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    });
+
+    it('never carries another tenant\'s events: the same topic in two tenants is two topics', async () => {
+      const acme = await openStream(`${target.url}/s/feed/ops`, bearer(signToken({ sub: 'alice', tenant: 'acme', perms: ['feed:read'] })));
+      const globex = await openStream(`${target.url}/s/feed/ops`, bearer(signToken({ sub: 'alice', tenant: 'globex', perms: ['feed:read'] })));
+      await waitFor('both streams open', () => streams.stats.open === 2);
+      topics.publish('globex', 'ops', { type: 'alert', data: { secret: 'globex-only' } });
+      topics.publish('acme', 'ops', { type: 'alert', data: { n: 'acme' } });
+      expect(JSON.parse((await acme.next('alert')).data)).toEqual({ n: 'acme' });
+      expect(JSON.parse((await globex.next('alert')).data)).toEqual({ secret: 'globex-only' });
+      expect(acme.events.filter((e) => e.type === 'alert')).toHaveLength(1);
+    });
+  });
+
+  describe('one ceiling across transports (THREATS 38)', () => {
+    it('2 sockets + 1 stream = 3 of 3: a 4th socket and a 4th stream are refused; closing the stream frees a slot', async () => {
+      const token = signToken({ sub: 'alice', perms: READER });
+      for (let i = 0; i < 2; i += 1) expect((await connect(target.url, '/chat', { auth: { token } })).connected).toBe(true);
+      const stream = await openStream(`${target.url}/s/notes`, bearer(token));
+      expect(stream.status).toBe(200);
+      await waitFor('3 slots', async () => (await count()) === 3);
+      const fourthSocket = await connect(target.url, '/chat', { auth: { token } });
+      expect(fourthSocket.connected).toBe(false);
+      expect(fourthSocket.error?.data?.code).toBe('CONNECTION_LIMIT');
+      const fourthStream = await openStream(`${target.url}/s/notes`, bearer(token));
+      expect(fourthStream.status).toBe(429);
+      expect((fourthStream.body as { error: { code: string } }).error.code).toBe('CONNECTION_LIMIT');
+      stream.abort();
+      await waitFor('the stream\'s slot released', async () => (await count()) === 2);
+      expect((await connect(target.url, '/chat', { auth: { token } })).connected).toBe(true);
+    });
+
+    it('releases the slot exactly once on client abort, server end and a failing producer (no error text leaks)', async () => {
+      const token = signToken({ sub: 'alice', perms: READER });
+      const aborted = await openStream(`${target.url}/s/notes`, bearer(token));
+      await waitFor('open', async () => (await count()) === 1);
+      aborted.abort();
+      await waitFor('released after abort', async () => (await count()) === 0 && lifecycle.connectionCount === 0);
+
+      const finite = await openStream(`${target.url}/s/finite`, bearer(token));
+      await finite.ended;
+      expect(finite.events.map((e) => e.type)).toEqual(['one', 'two']);
+      await waitFor('released after server end', async () => (await count()) === 0 && lifecycle.connectionCount === 0);
+
+      const failing = await openStream(`${target.url}/s/failing`, bearer(token));
+      const error = await failing.next('error');
+      expect(JSON.parse(error.data)).toEqual({ code: 'INTERNAL' });
+      expect(error.data).not.toContain('hunter2');
+      await failing.ended;
+      await waitFor('released after a producer error', async () => (await count()) === 0 && lifecycle.connectionCount === 0);
+    });
+
+    it('a stream is a server-observed connection: online while open, offline once it closes', async () => {
+      const presence = target.app.get(PresenceService);
+      const stream = await openStream(`${target.url}/s/notes`, bearer(signToken({ sub: 'streamer', perms: READER })));
+      await waitFor('online from a stream', () => presence.isOnline('acme', 'streamer'));
+      expect((await presence.get('acme', 'streamer')).connections).toBe(1);
+      stream.abort();
+      await waitFor('offline once it closes', async () => !(await presence.isOnline('acme', 'streamer')));
+    });
+
+    it('drops a client that stops reading once its buffered events pass the bound, and releases its slot', async () => {
+      const token = signToken({ sub: 'slow', perms: READER });
+      const socket = netConnect(target.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      let closed = false;
+      socket.on('close', () => { closed = true; });
+      socket.on('error', () => undefined);
+      socket.write(`GET /s/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      await waitFor('the slow stream open', async () => (await count('slow')) === 1);
+      socket.pause();
+      const chunk = 'x'.repeat(64 * 1024);
+      let published = 0;
+      await waitFor('the slow reader dropped', async () => {
+        if ((await count('slow')) === 0) return true;
+        for (let i = 0; i < 8; i += 1) topics.publish('acme', 'inbox', { type: 'bulk', data: chunk });
+        published += 8;
+        return false;
+      }, 60_000, 20);
+      expect(published).toBeGreaterThan(0);
+      expect(lifecycle.connectionCount).toBe(0);
+      socket.destroy();
+      await waitFor('socket closed', () => closed);
+    });
+  });
+
+  describe('lifetime and revocation (THREATS 38)', () => {
+    it('token expiry ends the stream with a final error event TOKEN_EXPIRED and releases the slot', async () => {
+      const stream = await openStream(`${target.url}/s/notes`, bearer(signToken({ sub: 'alice', perms: READER }, { expiresInSeconds: 2 })));
+      expect(stream.status).toBe(200);
+      const error = await stream.next('error', 10_000);
+      expect(JSON.parse(error.data)).toEqual({ code: 'TOKEN_EXPIRED' });
+      await stream.ended;
+      await waitFor('released after expiry', async () => (await count()) === 0);
+    });
+
+    it('a ban ends the user\'s streams with BANNED at once, and a new stream is refused with 403 BANNED', async () => {
+      const moderation = target.app.get(ModerationService);
+      const token = signToken({ sub: 'banme', perms: READER });
+      const stream = await openStream(`${target.url}/s/notes`, bearer(token));
+      await waitFor('open', async () => (await count('banme')) === 1);
+      const started = Date.now();
+      await moderation.banUser('acme', 'banme');
+      const error = await stream.next('error');
+      const tookMs = Date.now() - started;
+      expect(JSON.parse(error.data)).toEqual({ code: 'BANNED' });
+      expect(tookMs).toBeLessThan(5000);
+      await stream.ended;
+      await waitFor('released after the ban', async () => (await count('banme')) === 0);
+      const again = await openStream(`${target.url}/s/notes`, bearer(token));
+      expect(again.status).toBe(403);
+      expect((again.body as { error: { code: string } }).error.code).toBe('BANNED');
+      await moderation.unbanUser('acme', 'banme');
+    });
+
+    it('disconnectUser ends streams with UNAUTHORIZED; losing the permission ends them with FORBIDDEN', async () => {
+      const moderation = target.app.get(ModerationService);
+      const token = signToken({ sub: 'moddy', perms: READER });
+      const first = await openStream(`${target.url}/s/notes`, bearer(token));
+      await waitFor('open', async () => (await count('moddy')) === 1);
+      await moderation.disconnectUser('acme', 'moddy');
+      expect(JSON.parse((await first.next('error')).data)).toEqual({ code: 'UNAUTHORIZED' });
+      await waitFor('released', async () => (await count('moddy')) === 0);
+
+      const second = await openStream(`${target.url}/s/notes`, bearer(token));
+      await waitFor('open again', async () => (await count('moddy')) === 1);
+      await moderation.setPermissions('acme', 'moddy', ['channel:read']);
+      expect(JSON.parse((await second.next('error')).data)).toEqual({ code: 'FORBIDDEN' });
+      await waitFor('released', async () => (await count('moddy')) === 0);
+      const refused = await openStream(`${target.url}/s/notes`, bearer(token));
+      expect(refused.status).toBe(403);
+      await moderation.setPermissions('acme', 'moddy', null);
+    });
+  });
+
+  describe('stream tickets (THREATS 35)', () => {
+    it('a ticket minted with a Bearer header opens one stream, once; it is refused the second time and never logged', async () => {
+      const token = signToken({ sub: 'ticketed', perms: READER });
+      const minted = await fetch(`${target.url}/s/ticket`, { method: 'POST', headers: bearer(token) });
+      expect(minted.status).toBe(200);
+      const { ticket, expiresInMs } = (await minted.json()) as { ticket: string; expiresInMs: number };
+      expect(ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(expiresInMs).toBeLessThanOrEqual(1000);
+      const first = await openStream(`${target.url}/s/notes?ticket=${ticket}`);
+      expect(first.status).toBe(200);
+      await waitFor('open', async () => (await count('ticketed')) === 1);
+      const replay = await openStream(`${target.url}/s/notes?ticket=${ticket}`);
+      expect(replay.status).toBe(401);
+      expect(logger.text()).not.toContain(ticket);
+    });
+
+    it('a ticket is worthless after its lifetime; minting needs a Bearer header (a cookie is not enough)', async () => {
+      const token = signToken({ sub: 'ticketed', perms: READER });
+      const { ticket } = (await (await fetch(`${target.url}/s/ticket`, { method: 'POST', headers: bearer(token) })).json()) as { ticket: string };
+      const issuedAt = Date.now();
+      await waitFor('the ticket lifetime passed', () => Date.now() > issuedAt + 1100, 5000, 50);
+      expect((await openStream(`${target.url}/s/notes?ticket=${ticket}`)).status).toBe(401);
+      const byCookie = await fetch(`${target.url}/s/ticket`, { method: 'POST', headers: { cookie: `rt_session=${token}`, origin: ALLOWED } });
+      expect(byCookie.status).toBe(401);
+      expect((await openStream(`${target.url}/s/notes?ticket=${'A'.repeat(43)}`)).status).toBe(401);
+    });
+  });
+});
+
+describe('Server-Sent Events: per-address rate limit and shutdown', () => {
+  it('applies the per-address handshake limit to streams (429 RATE_LIMITED)', async () => {
+    const target = await startApp({
+      controllers: [StreamsController],
+      security: { rateLimit: { handshakesPerAddress: 2, handshakeWindowMs: 60_000 } },
+    });
+    try {
+      const token = signToken({ sub: 'alice', perms: READER });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        const stream = await openStream(`${target.url}/s/finite`, bearer(token));
+        statuses.push(stream.status);
+        await stream.ended;
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await closeAllStreams();
+      await target.close();
+    }
+  });
+
+  it('application shutdown ends open streams and releases every slot', async () => {
+    const target = await startApp({ controllers: [StreamsController] });
+    const leases = target.app.get(ConnectionLeaseStore);
+    const presence = target.app.get(PresenceService);
+    const token = signToken({ sub: 'alice', perms: READER });
+    const stream = await openStream(`${target.url}/s/notes`, bearer(token));
+    await waitFor('open', async () => (await leases.count(userKey('acme', 'alice'))) === 1);
+    await target.close();
+    await stream.ended;
+    expect(await leases.count(userKey('acme', 'alice'))).toBe(0);
+    expect(await presence.isOnline('acme', 'alice')).toBe(false);
+  });
+});
