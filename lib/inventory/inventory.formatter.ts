@@ -18,6 +18,7 @@ export function formatInventory(inventory: SecurityInventory): string {
     for (const ns of namespaces) lines.push(...formatNamespace(ns));
   }
   lines.push(`any other namespace: ${inventory.undeclaredNamespaces}`);
+  lines.push(...formatStreams(inventory));
   return lines.join('\n');
 }
 
@@ -57,4 +58,22 @@ function formatNamespace(ns: NamespaceInventoryEntry): string[] {
 
 function rate(limit: number, what: string, windowMs: number): string {
   return limit === 0 ? `${what}: unlimited` : `${limit} ${what} per ${windowMs / 1000} s`;
+}
+
+/** The streaming endpoint table: every `@Sse()` route, authenticated before its first byte. */
+function formatStreams(inventory: SecurityInventory): string[] {
+  const streams = inventory.streams ?? [];
+  if (streams.length === 0) return ['Server-Sent Events: no @Sse() routes'];
+  const first = streams[0] as NonNullable<SecurityInventory['streams']>[number];
+  const l = first.limits;
+  const origin = first.origins.allowed.length === 0 ? 'none allowed' : first.origins.allowed.join(', ');
+  const rows: string[][] = [['route', 'handler', 'access'], ...streams.map((s) => [`GET ${s.path}`, `${s.controller}.${s.method}`, formatAccess({ event: s.path, gateway: s.controller, method: s.method, access: s.access, ...(s.permission !== undefined ? { permission: s.permission } : {}), ...(s.resource !== undefined ? { resource: s.resource } : {}) }).replace('@WsAuthorize or @WsPublic', '@SseAuthorize or @SsePublic')])];
+  const widths = [0, 1].map((col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  return [
+    `Server-Sent Events: ${streams.length} route(s), ${inventory.deniedStreams?.length ?? 0} denied by default`,
+    `  credentials: ${first.credentials.join(', ')}; query-string tokens refused (401)`,
+    `  origin: cookie streams only from: ${origin}`,
+    `  limits: ${l.maxConnectionsPerUser} connections per user shared with sockets, ${l.maxConnectionsTotal} per process, ${rate(l.handshakesPerAddress, 'stream opens per address', l.handshakeWindowMs)}; ${l.maxBufferedBytes} bytes buffered per slow reader; heartbeat every ${l.heartbeatMs} ms${l.maxLifetimeMs > 0 ? `; at most ${l.maxLifetimeMs} ms per stream` : ''}`,
+    ...rows.map((row) => `    ${(row[0] ?? '').padEnd(widths[0] ?? 0)}  ${(row[1] ?? '').padEnd(widths[1] ?? 0)}  ${row[2] ?? ''}`),
+  ];
 }

@@ -62,6 +62,33 @@ export interface NamespaceInventoryEntry {
   readonly handlers: readonly HandlerInventoryEntry[];
 }
 
+/** One `@Sse()` route: the streaming endpoint table of a security review. */
+export interface StreamInventoryEntry {
+  /** Controller path + route path, as declared (no global prefix). */
+  readonly path: string;
+  readonly controller: string;
+  readonly method: string;
+  /** `permission`: `@SseAuthorize`; `public`: `@SsePublic()`; `denied`: no decorator (refused with 403 `FORBIDDEN`). */
+  readonly access: HandlerAccess;
+  readonly permission?: string;
+  readonly resource?: string;
+  /** Credential carriers accepted before the first byte; a query-string token is always refused. */
+  readonly credentials: readonly string[];
+  readonly origins: { readonly enforce: OriginEnforcement; readonly allowed: readonly string[] };
+  readonly limits: {
+    /** Shared with the user's sockets. */
+    readonly maxConnectionsPerUser: number;
+    readonly maxConnectionsTotal: number;
+    readonly handshakesPerAddress: number;
+    readonly handshakeWindowMs: number;
+    /** Bytes of events waiting for a slow reader before it is dropped. */
+    readonly maxBufferedBytes: number;
+    readonly heartbeatMs: number;
+    /** 0: none. */
+    readonly maxLifetimeMs: number;
+  };
+}
+
 /** The start-up security inventory: every secured namespace and every handler with its access. */
 export interface SecurityInventory {
   /** Epoch milliseconds. */
@@ -73,4 +100,8 @@ export interface SecurityInventory {
   readonly undeclaredNamespaces: string;
   /** Where limits, presence, bans and permission changes live: this process, or Redis (cluster mode). */
   readonly state: 'in-memory' | 'redis';
+  /** Every `@Sse()` route of the app, secured like a namespace. */
+  readonly streams: readonly StreamInventoryEntry[];
+  /** `@Sse()` routes with neither `@SseAuthorize` nor `@SsePublic()`: refused at run time. */
+  readonly deniedStreams: readonly StreamInventoryEntry[];
 }

@@ -1,11 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { describeSelector, readAccessRule } from '../authorization/access-rule.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { formatInventory } from './inventory.formatter.js';
 import { discoverGateways, gatewayHandlers, gatewayOptions, gatewayPort } from './gateway-metadata.reader.js';
-import type { HandlerInventoryEntry, NamespaceInventoryEntry, SecurityInventory } from './security-inventory.interface.js';
+import type { HandlerInventoryEntry, NamespaceInventoryEntry, SecurityInventory, StreamInventoryEntry } from './security-inventory.interface.js';
+import { SSE_ROUTES } from '../sse/sse.constants.js';
+import type { SseRoute } from '../sse/sse-route.reader.js';
+import { readSseRule } from '../sse/sse-access-rule.js';
 
 const DEFAULT_TRANSPORTS = ['polling', 'websocket'];
 const DEFAULT_PATH = '/socket.io';
@@ -24,6 +27,7 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
     private readonly discovery: DiscoveryService,
+    @Optional() @Inject(SSE_ROUTES) private readonly sseRoutes: readonly SseRoute[] = [],
   ) {}
 
   onApplicationBootstrap(): void {
@@ -34,6 +38,9 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
       this.logger.warn(
         `${handler.gateway}.${handler.method} (event ${JSON.stringify(handler.event)}) has neither @WsAuthorize nor @WsPublic(): every message to it is refused with FORBIDDEN.`,
       );
+    }
+    for (const stream of inventory.deniedStreams) {
+      this.logger.warn(`${stream.controller}.${stream.method} (@Sse ${JSON.stringify(stream.path)}) has neither @SseAuthorize nor @SsePublic(): every stream request to it is refused with 403 FORBIDDEN.`);
     }
   }
 
@@ -74,13 +81,42 @@ export class SecurityInventoryService implements OnApplicationBootstrap {
       .map(({ entry, handlers }) => Object.freeze({ ...entry, handlers: Object.freeze(handlers.sort((a, b) => a.event.localeCompare(b.event))) }))
       .sort((a, b) => a.port - b.port || a.path.localeCompare(b.path) || a.namespace.localeCompare(b.namespace));
     const denied = namespaces.flatMap((ns) => ns.handlers.filter((h) => h.access === 'denied'));
+    const streams = Object.freeze(this.describeStreams());
     return Object.freeze({
       builtAt: Date.now(),
       namespaces: Object.freeze(namespaces),
       denied: Object.freeze(denied),
       undeclaredNamespaces: 'same handshake (authenticated, Origin-checked, limited); no handlers',
       state: this.options.redis === null ? 'in-memory' : 'redis',
+      streams,
+      deniedStreams: Object.freeze(streams.filter((s) => s.access === 'denied')),
     });
+  }
+
+  /** Every `@Sse()` route with what it accepts and needs. */
+  private describeStreams(): StreamInventoryEntry[] {
+    const o = this.options;
+    const credentials = [
+      ...(o.sse.tickets.enabled ? [`stream ticket (?${o.sse.tickets.queryParameter}=, single use, ${o.sse.tickets.ttlMs} ms)`] : []),
+      ...(o.credentials.authorizationHeader ? ['Authorization: Bearer header'] : []),
+      ...(o.credentials.cookieName !== null ? [`cookie ${o.credentials.cookieName}`] : []),
+    ];
+    return this.sseRoutes.map((route) => {
+      const rule = readSseRule(route.handler, route.controller);
+      const resource = rule.kind === 'permission' && rule.resource !== undefined ? (typeof rule.resource === 'string' ? rule.resource : '(function)') : undefined;
+      return Object.freeze({
+        path: route.path, controller: route.controller.name, method: route.methodName, access: rule.kind,
+        ...(rule.kind === 'permission' ? { permission: rule.permission } : {}),
+        ...(resource !== undefined ? { resource } : {}),
+        credentials,
+        origins: { enforce: o.origins.enforce, allowed: [...o.origins.allowed] },
+        limits: {
+          maxConnectionsPerUser: o.connections.maxPerUser, maxConnectionsTotal: o.connections.maxTotal,
+          handshakesPerAddress: o.rateLimit.handshakesPerAddress, handshakeWindowMs: o.rateLimit.handshakeWindowMs,
+          maxBufferedBytes: route.maxPendingDataLength ?? o.sse.maxBufferedBytes, heartbeatMs: o.sse.heartbeatMs, maxLifetimeMs: o.sse.maxLifetimeMs,
+        },
+      });
+    }).sort((a, b) => a.path.localeCompare(b.path));
   }
 
   /** The server-wide settings, from the gateway whose options created the server. */

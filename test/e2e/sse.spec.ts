@@ -7,6 +7,7 @@ import { ConnectionLeaseStore } from '../../lib/interfaces/connection-lease-stor
 import {
   ModerationService,
   PresenceService,
+  SecurityInventoryService,
   SseAuthorize,
   SsePrincipal,
   SsePublic,
@@ -163,6 +164,22 @@ describe('Server-Sent Events under the same protection (issue 15)', () => {
       const response = await fetch(`${target.url}/s/plain`);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ ok: true });
+    });
+  });
+
+  describe('inventory', () => {
+    it('lists every @Sse() route beside the gateways, with credentials, Origin policy, limits and access; names the undecorated one', () => {
+      const inventory = target.app.get(SecurityInventoryService).getInventory();
+      const byPath = new Map(inventory.streams.map((s) => [s.path, s]));
+      expect(byPath.get('/s/notes')).toMatchObject({ access: 'permission', permission: 'notifications:read', controller: 'StreamsController', method: 'notes' });
+      expect(byPath.get('/s/feed/:topic')).toMatchObject({ access: 'permission', permission: 'feed:read', resource: 'topic' });
+      expect(byPath.get('/s/finite')).toMatchObject({ access: 'public' });
+      expect(byPath.get('/s/notes')?.limits).toMatchObject({ maxConnectionsPerUser: 3, maxBufferedBytes: 16 * 1024, heartbeatMs: 1000 });
+      expect(byPath.get('/s/notes')?.credentials.join(' ')).toMatch(/Bearer/);
+      expect(inventory.deniedStreams.map((s) => s.path)).toEqual(['/s/undecorated']);
+      expect(inventory.namespaces.map((n) => n.namespace)).toContain('/chat');
+      expect(logger.text()).toMatch(/GET \/s\/undecorated\s+StreamsController\.undecorated\s+DENIED/);
+      expect(logger.matching('StreamsController.undecorated (@Sse "/s/undecorated") has neither @SseAuthorize nor @SsePublic()')).toHaveLength(1);
     });
   });
 
