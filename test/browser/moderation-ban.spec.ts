@@ -35,13 +35,13 @@ describe('browser: moderation', () => {
     const mod = await openAs(browser, sample.url, 'mod');
     await shows(mod.locator('#moderation:not([hidden])'));
 
-    // Bob, in two tabs: one user, two connections.
+    // Bob, in two tabs: one user, three connections (two sockets, and one mention stream the tabs share).
     const bob = await openAs(browser, sample.url, 'bob');
     const bobTab2 = await bob.context().newPage();
     await bobTab2.goto(sample.url + '/');
     await waitConnected(bobTab2);
     await shows(row(mod, 'bob'));
-    await untilConnections(mod, 'bob', 2);
+    await untilConnections(mod, 'bob', 3);
     await screenshot(mod, 'moderation-1-bob-online-twice');
 
     // Disconnect: every socket of Bob closes, and his pages say so; he may come back.

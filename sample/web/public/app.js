@@ -28,7 +28,17 @@ const state = {
   lastException: null,
   moderationTimer: null,
   moderationPoll: null,
+  mentions: null, // the EventSource, in the tab that holds the lock
+  mentionsHeld: false, // this tab holds the browser-wide notification lock
+  mentionsAbort: null, // cancels a lock request or releases the lock
 };
+
+// Mentions: one notification stream per browser and user (a stream takes a connection slot like
+// a socket), held by one tab through the Web Locks API and shared with the others.
+const mentionsBus = 'BroadcastChannel' in window ? new BroadcastChannel('rt-mentions') : null;
+mentionsBus?.addEventListener('message', (e) => {
+  if (e.data?.userId === state.session?.user.userId) addMention(e.data.mention);
+});
 
 /** The moderation view also polls: presence_update is damped (a quick reconnect announces nothing). */
 const MODERATION_POLL_MS = 3000;
@@ -95,6 +105,7 @@ async function login(userId) {
 async function logout() {
   clearInterval(state.moderationPoll);
   state.moderationPoll = null;
+  stopMentions();
   state.socket?.disconnect();
   state.socket = null;
   await fetch('/demo/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -114,6 +125,7 @@ function start(session) {
   $('tenant-name').textContent = session.user.tenant;
   $('messages').replaceChildren();
   $('notices').replaceChildren();
+  $('mentions').replaceChildren();
   $('moderation').hidden = !session.apiToken;
   clearInterval(state.moderationPoll);
   state.moderationPoll = session.apiToken ? setInterval(() => refreshModeration(), MODERATION_POLL_MS) : null;
@@ -132,6 +144,7 @@ function connect() {
 
   socket.on('connect', async () => {
     setConnection('connected');
+    ensureMentions();
     hideBanner();
     state.lastException = null;
     await Promise.all([loadPresence(), joinChannel(state.channel ?? $('channel').value), refreshModeration()]);
@@ -473,6 +486,90 @@ function addMessage(message) {
   list.append(item);
   while (list.children.length > 200) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mentions over Server-Sent Events. The browser sends the rt_session cookie by itself; the
+// server checks the page's origin, counts the stream with the user's sockets, and ends it with an
+// `error` event { code } on expiry, ban or disconnect.
+
+function ensureMentions() {
+  if (!state.session) return;
+  if (state.mentionsHeld) {
+    if (!state.mentions) openMentions();
+    return;
+  }
+  if (state.mentionsAbort) return; // waiting for the lock
+  const abort = new AbortController();
+  state.mentionsAbort = abort;
+  const hold = () => new Promise((release) => {
+    state.mentionsHeld = true;
+    abort.signal.addEventListener('abort', () => release());
+    openMentions();
+  });
+  if (navigator.locks) {
+    setMentionsState('in another tab');
+    navigator.locks.request(`rt-mentions:${state.session.user.userId}`, { signal: abort.signal }, hold).catch(() => undefined);
+  } else hold();
+}
+
+function openMentions() {
+  setMentionsState('connecting');
+  const source = new EventSource('/chat/notifications');
+  state.mentions = source;
+  source.addEventListener('open', () => setMentionsState('live'));
+  source.addEventListener('mention', (e) => {
+    const mention = JSON.parse(e.data);
+    addMention(mention);
+    mentionsBus?.postMessage({ userId: state.session?.user.userId, mention });
+  });
+  source.addEventListener('error', (e) => {
+    if (typeof e.data === 'string') {
+      // A coded end: no automatic reconnect; it resumes when this page reconnects.
+      let code = 'UNAUTHORIZED';
+      try { code = JSON.parse(e.data).code ?? code; } catch { /* keep the default */ }
+      source.close();
+      state.mentions = null;
+      setMentionsState(`ended: ${code}`);
+      return;
+    }
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused before the stream began (no notifications:read, banned, too many connections).
+      state.mentions = null;
+      setMentionsState('unavailable');
+    } else setMentionsState('reconnecting');
+  });
+}
+
+function stopMentions() {
+  state.mentions?.close();
+  state.mentions = null;
+  state.mentionsAbort?.abort();
+  state.mentionsAbort = null;
+  state.mentionsHeld = false;
+  setMentionsState('off');
+}
+
+function setMentionsState(text) {
+  $('mentions-state').textContent = text;
+  document.body.dataset.mentions = text.split(':')[0];
+}
+
+function addMention(mention) {
+  const list = $('mentions');
+  const item = document.createElement('li');
+  item.className = 'info';
+  item.dataset.from = String(mention.from);
+  item.dataset.channelId = String(mention.channelId);
+  const label = document.createElement('code');
+  label.textContent = `#${mention.channelId}`;
+  const body = document.createElement('span');
+  body.textContent = `${mention.from}: ${mention.text}`;
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString();
+  item.append(label, body, time);
+  list.prepend(item);
+  while (list.children.length > 20) list.lastElementChild.remove();
 }
 
 function addNotice(code, text, kind = 'error') {
