@@ -85,6 +85,11 @@ export function parseAuditArguments(argv: readonly string[], env: Readonly<Recor
   const path = values.path ?? '/socket.io/';
   if (!/^\/[A-Za-z0-9_\-./]{0,100}$/.test(path)) throw new AuditUsageError('--path: a URL path such as /socket.io/.');
 
+  const sseUrl = values['sse-url'];
+  if (sseUrl !== undefined && !/^\/[A-Za-z0-9_\-./:~%]{0,200}$/.test(sseUrl)) {
+    throw new AuditUsageError('--sse-url: the path of a Server-Sent Events route on --url, such as /chat/notifications (no query string).');
+  }
+
   const options: AuditOptions = {
     url: url.origin,
     path: path.endsWith('/') ? path : `${path}/`,
@@ -100,6 +105,7 @@ export function parseAuditArguments(argv: readonly string[], env: Readonly<Recor
     timeBudgetMs: integer('--timeout', values.timeout, 5, 600, 60) * 1000,
     stepTimeoutMs: integer('--step-timeout', values['step-timeout'], 200, 30000, 3000),
     settleMs: integer('--settle', values.settle, 50, 5000, 400),
+    ...(sseUrl !== undefined ? { sseUrl } : {}),
     allowedHosts,
   };
   return { kind: 'audit', options, json: values.json === true };
@@ -126,6 +132,7 @@ function parse(argv: readonly string[]) {
       'step-timeout': { type: 'string' },
       settle: { type: 'string' },
       'allow-host': { type: 'string', multiple: true },
+      'sse-url': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -12,6 +12,8 @@ Target
   --namespace <nsp>         a namespace the server declares; repeat for more  [/]
   --allow-host <host>       permit a host that is not loopback (exact name); repeat for more.
                             Without it only localhost, 127.0.0.0/8 and ::1 are probed.
+  --sse-url <path>          a Server-Sent Events route on --url (e.g. /chat/notifications):
+                            adds the sse.* checks
 
 Credentials of a test user (used as the control: what must work does work)
   --token <jwt>             a valid token, sent as auth.token. The environment variable
@@ -56,5 +58,11 @@ Checks (seed check ids in brackets)
   protocol.reserved-events reserved and non-string event names
   presence.client-forged   client events that try to set presence
                            [community-realtime.presence.server-computed-presence]
+  sse.unauthenticated      (--sse-url) a stream without credential is refused before any byte
+  sse.query-token          the token in the stream's query string is refused
+  sse.cookie-origin        the session cookie from a foreign Origin, and without one, is refused
+  sse.cache-headers        an accepted stream says Cache-Control: no-store
+  sse.connection-ceiling, sse.slot-release
+                           streams of one user stop at the ceiling; closed ones give it back
   liveness.after-audit     the server still serves the token after everything above
 `;

@@ -33,6 +33,8 @@ export interface AuditOptions {
   readonly stepTimeoutMs: number;
   /** Quiet window in ms after which "no answer" counts as "nothing happened". @default 400 */
   readonly settleMs: number;
+  /** Path (on `url`) of a Server-Sent Events route to check too, e.g. `/chat/notifications`; unset: no SSE checks. @default undefined */
+  readonly sseUrl?: string;
   /** Hosts other than loopback the audit may probe (exact names). @default [] */
   readonly allowedHosts: readonly string[];
 }

@@ -17,6 +17,7 @@ import {
   oversizeCheck,
   presenceCheck,
   reservedEventsCheck,
+  sseCheck,
 } from './checks/index.js';
 import { isAllowedTarget } from './target.guard.js';
 
@@ -34,6 +35,7 @@ export const AUDIT_CHECKS: readonly AuditCheck[] = [
   oversizeCheck,
   presenceCheck,
   connectionCeilingCheck,
+  sseCheck,
   floodCheck,
   livenessCheck,
 ];

@@ -17,6 +17,7 @@ import {
   userKey,
   type Principal,
 } from '../../lib/index.js';
+import { Test } from '@nestjs/testing';
 import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { closeAllClients, connect } from '../support/clients.js';
@@ -70,6 +71,15 @@ class StreamsController {
   @HttpCode(200)
   ticket(@Req() request: IncomingMessage) {
     return this.tickets.issueForRequest(request);
+  }
+}
+
+/** A bare @Sse() route outside any protection: what the audit must flag (served by an app without the module). */
+@Controller('bare')
+class BareController {
+  @Sse('stream')
+  stream(): Observable<MessageEvent> {
+    return interval(60_000).pipe(map(() => ({ data: 'tick' })));
   }
 }
 
@@ -422,5 +432,45 @@ describe('Server-Sent Events: per-address rate limit and shutdown', () => {
     await stream.ended;
     expect(await leases.count(userKey('acme', 'alice'))).toBe(0);
     expect(await presence.isOnline('acme', 'alice')).toBe(false);
+  });
+});
+
+describe('audit --sse-url', () => {
+  it('passes every sse.* check against a library app, never prints the token; fails them against a bare @Sse() route', async () => {
+    const { parseAuditArguments, runAudit } = await import('../../lib/cli/index.js');
+    const secured = await startApp({
+      controllers: [StreamsController],
+      gateways: [pingGateway('/chat')],
+      security: { credentials: { cookieName: 'rt_session' }, origins: { allowed: ['http://app.audit.test'] }, connections: { maxPerUser: 3 } },
+    });
+    const bareModule = await Test.createTestingModule({ controllers: [BareController] }).compile();
+    const bareApp = bareModule.createNestApplication({ logger: false });
+    await bareApp.listen(0, '127.0.0.1');
+    const bare = { url: `http://127.0.0.1:${(bareApp.getHttpServer().address() as { port: number }).port}`, close: () => bareApp.close() };
+    try {
+      const token = signToken({ sub: 'auditor', perms: READER });
+      const options = (url: string, path: string) => {
+        const command = parseAuditArguments(['audit', '--url', url, '--namespace', '/chat', '--token', token, '--cookie-name', 'rt_session',
+          '--allowed-origin', 'http://app.audit.test', '--max-connections', '3', '--sse-url', path, '--step-timeout', '2000', '--settle', '200']);
+        if (command.kind !== 'audit') throw new Error('expected an audit command');
+        return command.options;
+      };
+      const ids = ['sse.unauthenticated', 'sse.query-token', 'sse.cookie-origin', 'sse.cache-headers', 'sse.connection-ceiling', 'sse.slot-release'];
+      const report = await runAudit(options(secured.url, '/s/notes'));
+      const sse = report.results.filter((r) => r.id.startsWith('sse.'));
+      expect(sse.map((r) => [r.id, r.status])).toEqual(ids.map((id) => [id, 'PASS']));
+      expect(sse.find((r) => r.id === 'sse.connection-ceiling')?.evidence).toContain('stream 4 refused with HTTP 429 CONNECTION_LIMIT');
+      expect(JSON.stringify(report)).not.toContain(token);
+
+      const open = await runAudit(options(bare.url, '/bare/stream'), (await import('../../lib/cli/audit.runner.js')).AUDIT_CHECKS.filter((c) => c.id === 'sse'));
+      const statuses = new Map(open.results.map((r) => [r.id, r.status]));
+      expect(statuses.get('sse.unauthenticated')).toBe('FAIL');
+      expect(statuses.get('sse.query-token')).toBe('FAIL');
+      expect(statuses.get('sse.connection-ceiling')).toBe('FAIL');
+    } finally {
+      await closeAllStreams();
+      await secured.close();
+      await bare.close();
+    }
   });
 });

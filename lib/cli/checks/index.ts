@@ -8,3 +8,4 @@ export * from './origin.check.js';
 export * from './oversize.check.js';
 export * from './presence.check.js';
 export * from './reserved-events.check.js';
+export * from './sse.check.js';
