@@ -18,6 +18,7 @@ import {
   type Principal,
 } from '../../lib/index.js';
 import { Test } from '@nestjs/testing';
+import { EventSource } from 'eventsource';
 import { startApp, type TestApp } from '../support/app.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { closeAllClients, connect } from '../support/clients.js';
@@ -368,6 +369,34 @@ describe('Server-Sent Events under the same protection (issue 15)', () => {
       const refused = await openStream(`${target.url}/s/notes`, bearer(token));
       expect(refused.status).toBe(403);
       await moderation.setPermissions('acme', 'moddy', null);
+    });
+  });
+
+  describe('through the eventsource package (a W3C EventSource client)', () => {
+    it('receives events with a Bearer header; a ban ends it with the coded error event, and its automatic reconnect is refused for good', async () => {
+      const moderation = target.app.get(ModerationService);
+      const token = signToken({ sub: 'es-user', perms: READER });
+      const source = new EventSource(`${target.url}/s/notes`, {
+        fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${token}` } }),
+      });
+      try {
+        await new Promise<void>((resolve) => source.addEventListener('open', () => resolve(), { once: true }));
+        const note = new Promise<string>((resolve) => source.addEventListener('note', (e) => resolve(e.data), { once: true }));
+        topics.publish('acme', 'inbox', { type: 'note', data: { n: 1 } });
+        expect(JSON.parse(await note)).toEqual({ n: 1 });
+        const coded = new Promise<string>((resolve) => source.addEventListener('error', (e) => {
+          const data = (e as unknown as { data?: string }).data;
+          if (typeof data === 'string') resolve(data);
+        }));
+        await moderation.banUser('acme', 'es-user');
+        expect(JSON.parse(await coded)).toEqual({ code: 'BANNED' });
+        // The client reconnects by itself after the end: 403 BANNED fails it for good (CLOSED).
+        await waitFor('the reconnect refused for good', () => source.readyState === EventSource.CLOSED, 15_000);
+        expect(await count('es-user')).toBe(0);
+      } finally {
+        source.close();
+        await moderation.unbanUser('acme', 'es-user');
+      }
     });
   });
 
