@@ -23,6 +23,8 @@ export class SseConnection implements StreamConnection {
   /** Where events go while open. */
   subscriber: Subscriber<MessageEvent> | null = null;
   openedAt = 0;
+  /** When the route last sent an event (heartbeats excluded), for the idle timeout. */
+  lastEventAt = 0;
   /** Why it ended before it opened (a ban meanwhile), for the refusal the interceptor sends. */
   endedWith: SecurityErrorCode | null = null;
 

@@ -26,6 +26,11 @@ export interface SseOptions {
    * the stream ends; an `EventSource` reconnects and is authenticated again. @default 0
    */
   maxLifetimeMs?: number;
+  /**
+   * A stream whose route sent no event for this long, in milliseconds, ends (0: never; else
+   * 1000..86400000; heartbeats do not count; checked at each heartbeat). @default 0
+   */
+  idleTimeoutMs?: number;
   /** Stream tickets for clients that cannot send headers or cookies. @default see {@link SseTicketOptions} */
   tickets?: SseTicketOptions;
 }
@@ -35,6 +40,7 @@ export interface ResolvedSseOptions {
   readonly heartbeatMs: number;
   readonly maxBufferedBytes: number;
   readonly maxLifetimeMs: number;
+  readonly idleTimeoutMs: number;
   readonly tickets: {
     readonly enabled: boolean;
     readonly ttlMs: number;

@@ -29,6 +29,7 @@ export function resolveSseOptions(sse: SseOptions | undefined): ResolvedSseOptio
     heartbeatMs: int('sse.heartbeatMs', sse?.heartbeatMs, 1000, 300_000, 15_000),
     maxBufferedBytes: int('sse.maxBufferedBytes', sse?.maxBufferedBytes, 16 * 1024, 256 * 1024 * 1024, 1024 * 1024),
     maxLifetimeMs: int('sse.maxLifetimeMs', sse?.maxLifetimeMs, 1000, 86_400_000, 0, true),
+    idleTimeoutMs: int('sse.idleTimeoutMs', sse?.idleTimeoutMs, 1000, 86_400_000, 0, true),
     tickets: Object.freeze({ enabled, ttlMs: int('sse.tickets.ttlMs', tickets.ttlMs, 1000, 60_000, 10_000), queryParameter }),
   });
 }

@@ -144,6 +144,7 @@ export class SseStreamService implements BeforeApplicationShutdown, OnApplicatio
       connection.state = 'open';
       connection.subscriber = subscriber;
       connection.openedAt = Date.now();
+      connection.lastEventAt = connection.openedAt;
       this.open.add(connection);
       this.startHeartbeat();
       this.scheduleDeadline(connection);
@@ -151,7 +152,10 @@ export class SseStreamService implements BeforeApplicationShutdown, OnApplicatio
       this.lifecycle.openStream(connection);
       if (connection.state !== 'open') return () => this.release(connection);
       const inner = events$.subscribe({
-        next: (event) => subscriber.next(event),
+        next: (event) => {
+          connection.lastEventAt = Date.now();
+          subscriber.next(event);
+        },
         error: (error: unknown) => {
           this.failures.error('stream', `an @Sse() route's events failed on ${JSON.stringify(connection.route)}: ${describe(error)}`);
           this.end(connection, SecurityErrorCode.INTERNAL);
@@ -336,8 +340,13 @@ export class SseStreamService implements BeforeApplicationShutdown, OnApplicatio
   /** One timer for every stream's heartbeat comment, while any is open. */
   private startHeartbeat(): void {
     if (this.heartbeat !== null) return;
+    const idle = this.options.sse.idleTimeoutMs;
     this.heartbeat = setInterval(() => {
-      for (const connection of this.open) connection.subscriber?.next({ comment: '' });
+      const now = Date.now();
+      for (const connection of [...this.open]) {
+        if (idle > 0 && now - connection.lastEventAt >= idle) this.end(connection, null);
+        else connection.subscriber?.next({ comment: '' });
+      }
     }, this.options.sse.heartbeatMs);
     this.heartbeat.unref();
   }

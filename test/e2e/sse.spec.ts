@@ -450,6 +450,33 @@ describe('Server-Sent Events: per-address rate limit and shutdown', () => {
     }
   });
 
+  it('optional lifetimes: an idle stream ends after sse.idleTimeoutMs, a busy one after sse.maxLifetimeMs; both release their slot', async () => {
+    const idleApp = await startApp({ controllers: [StreamsController], security: { sse: { heartbeatMs: 1000, idleTimeoutMs: 1000 } } });
+    const maxApp = await startApp({ controllers: [StreamsController], security: { sse: { heartbeatMs: 1000, maxLifetimeMs: 2000 } } });
+    try {
+      const token = signToken({ sub: 'alice', perms: READER });
+      const idle = await openStream(`${idleApp.url}/s/notes`, bearer(token));
+      const busy = await openStream(`${maxApp.url}/s/notes`, bearer(token));
+      expect([idle.status, busy.status]).toEqual([200, 200]);
+      const topicsOfMax = maxApp.app.get(SseTopics);
+      const ticker = setInterval(() => topicsOfMax.publish('acme', 'inbox', { type: 'note', data: { t: Date.now() } }), 200);
+      try {
+        await idle.ended;
+        await busy.ended;
+      } finally {
+        clearInterval(ticker);
+      }
+      expect(busy.events.filter((e) => e.type === 'note').length).toBeGreaterThan(0);
+      for (const app of [idleApp, maxApp]) {
+        await waitFor('slot released', async () => (await app.app.get(ConnectionLeaseStore).count(userKey('acme', 'alice'))) === 0);
+      }
+    } finally {
+      await closeAllStreams();
+      await idleApp.close();
+      await maxApp.close();
+    }
+  });
+
   it('application shutdown ends open streams and releases every slot', async () => {
     const target = await startApp({ controllers: [StreamsController] });
     const leases = target.app.get(ConnectionLeaseStore);

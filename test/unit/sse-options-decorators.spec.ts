@@ -7,13 +7,14 @@ const base = { jwt: { secret: 'unit-secret-that-is-long-enough-for-hs256-0123456
 
 describe('sse options', () => {
   it('fills the defaults', () => {
-    expect(resolveOptions(base).sse).toEqual({ heartbeatMs: 15_000, maxBufferedBytes: 1024 * 1024, maxLifetimeMs: 0, tickets: { enabled: true, ttlMs: 10_000, queryParameter: 'ticket' } });
+    expect(resolveOptions(base).sse).toEqual({ heartbeatMs: 15_000, maxBufferedBytes: 1024 * 1024, maxLifetimeMs: 0, idleTimeoutMs: 0, tickets: { enabled: true, ttlMs: 10_000, queryParameter: 'ticket' } });
   });
 
   it.each([
     [{ heartbeatMs: 10 }, 'sse.heartbeatMs'],
     [{ maxBufferedBytes: 1 }, 'sse.maxBufferedBytes'],
     [{ maxLifetimeMs: 5 }, 'sse.maxLifetimeMs'],
+    [{ idleTimeoutMs: -1 }, 'sse.idleTimeoutMs'],
     [{ tickets: { ttlMs: 120_000 } }, 'sse.tickets.ttlMs'],
     [{ tickets: { enabled: 'yes' } }, 'sse.tickets.enabled'],
     [{ tickets: { queryParameter: 'token' } }, 'sse.tickets.queryParameter'],
