@@ -34,6 +34,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
   };
   let body: unknown;
   let ended: Promise<void>;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   if (response.status !== 200 || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
     const text = await response.text();
     try {
@@ -45,7 +46,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
     ended = Promise.resolve();
   } else {
     ended = (async () => {
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const decoder = new TextDecoder();
       let buffer = '';
       try {
@@ -76,7 +77,11 @@ export async function openStream(url: string, headers: Record<string, string> = 
     events,
     ...(body !== undefined ? { body } : {}),
     ended,
-    abort: () => controller.abort(),
+    abort: () => {
+      // Cancelling the reader settles a pending read even when the body had already ended.
+      reader?.cancel().catch(() => undefined);
+      controller.abort();
+    },
     next: (type, timeoutMs = 10_000) => new Promise<ParsedSseEvent>((resolve, reject) => {
       let index = 0;
       const check = (): void => {
