@@ -30,7 +30,16 @@ export class SseStreamGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<SseRequest & { raw?: SseRequest }>();
     const response = http.getResponse<{ raw?: NodeJS.EventEmitter } & NodeJS.EventEmitter>();
-    const connection = await this.streams.admit(request.raw ?? request, facts.route, facts.rule);
+    // Express hands the Node request itself; Fastify a wrapper (route params on it, the socket on `raw`).
+    const raw = request.raw ?? request;
+    const view: SseRequest = {
+      headers: request.headers,
+      ...(request.originalUrl !== undefined ? { originalUrl: request.originalUrl } : {}),
+      ...((raw.url ?? request.url) !== undefined ? { url: raw.url ?? request.url } : {}),
+      ...(request.params !== undefined ? { params: request.params } : {}),
+      ...(raw.socket !== undefined ? { socket: raw.socket } : {}),
+    };
+    const connection = await this.streams.admit(view, facts.route, facts.rule);
     attachSseConnection(request, connection);
     // A later guard, pipe or the client leaving before the stream opens still gives the slot back.
     (response.raw ?? response).once('close', () => {
