@@ -33,7 +33,6 @@ import { RoomPresenceDiffService } from '../presence/room-presence-diff.service.
 import { PresenceBus } from '../interfaces/presence-bus.interface.js';
 import { RealtimeSecurityConfigurableModule } from './realtime-security.module-definition.js';
 import { SseStreamGuard } from '../sse/sse-stream.guard.js';
-import { SseStreamInterceptor } from '../sse/sse-stream.interceptor.js';
 import { SseStreamService } from '../sse/sse-stream.service.js';
 import { SseTicketService } from '../sse/sse-ticket.service.js';
 import { SseTopics } from '../sse/sse-topics.service.js';
@@ -50,7 +49,6 @@ import {
   throttlerGuardProvider,
   throttlerStorageProvider,
   sseGuardProvider,
-  sseInterceptorProvider,
   sseRoutesProvider,
 } from './realtime-security.providers.js';
 
@@ -102,9 +100,7 @@ import {
     SseStreamService,
     SseTopics,
     SseStreamGuard,
-    SseStreamInterceptor,
     sseGuardProvider,
-    sseInterceptorProvider,
     sseRoutesProvider,
   ],
   exports: [

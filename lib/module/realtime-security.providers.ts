@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryService, ModuleRef } from '@nestjs/core';
+import { APP_GUARD, DiscoveryService, ModuleRef } from '@nestjs/core';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
 import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
@@ -35,9 +35,9 @@ import { InMemoryThrottlerStorage } from '../throttling/in-memory-throttler.stor
 import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import { SSE_ROUTES } from '../sse/sse.constants.js';
-import { applyPendingBound, discoverSseRoutes, type SseRoute } from '../sse/sse-route.reader.js';
+import { applyPendingBound, discoverSseRoutes, secureSseRoute, type SseRoute } from '../sse/sse-route.reader.js';
 import { SseStreamGuard } from '../sse/sse-stream.guard.js';
-import { SseStreamInterceptor } from '../sse/sse-stream.interceptor.js';
+import { SSE_STREAM_INTERCEPTOR } from '../sse/sse-stream.interceptor.js';
 
 /** Options are validated once here; a bad one fails start-up with a message naming the fix. */
 export const resolvedOptionsProvider: Provider = {
@@ -145,29 +145,30 @@ export const throttlerGuardProvider: Provider = {
   useExisting: WsThrottlerGuard,
 };
 
-/** Every `@Sse()` route is authenticated, authorized and counted: a global guard (it lets other routes through). */
-export const sseGuardProvider: Provider = {
-  provide: APP_GUARD,
-  useExisting: SseStreamGuard,
-};
-
-/** The events of every admitted `@Sse()` stream pass through the stream service: a global interceptor. */
-export const sseInterceptorProvider: Provider = {
-  provide: APP_INTERCEPTOR,
-  useExisting: SseStreamInterceptor,
-};
-
 /**
- * The app's `@Sse()` routes, found at start-up (for the inventory); routes without their own
- * `maxPendingDataLength` get `sse.maxBufferedBytes`. A factory on purpose: it runs before Nest
- * registers routes (which is when their SSE options are read).
+ * Every `@Sse()` route of the app, found at start-up: each gets the stream interceptor (first of
+ * its own), and `sse.maxBufferedBytes` unless it sets its own `maxPendingDataLength`.
+ * The inventory lists them. A factory on purpose: it runs before Nest registers routes (which
+ * is when their interceptors and SSE options are read).
  */
 export const sseRoutesProvider: Provider = {
   provide: SSE_ROUTES,
   useFactory: (discovery: DiscoveryService, options: ResolvedRealtimeSecurityOptions): readonly SseRoute[] => {
     const routes = discoverSseRoutes(discovery);
-    for (const route of routes) applyPendingBound(route, options.sse.maxBufferedBytes);
+    for (const route of routes) {
+      applyPendingBound(route, options.sse.maxBufferedBytes);
+      secureSseRoute(route, SSE_STREAM_INTERCEPTOR);
+    }
     return Object.freeze(routes);
   },
   inject: [DiscoveryService, RESOLVED_OPTIONS],
+};
+
+/**
+ * Every `@Sse()` route is authenticated, authorized and counted: a global guard, so a route
+ * added in any module is covered (deny by default). Synchronous and immediate for anything else.
+ */
+export const sseGuardProvider: Provider = {
+  provide: APP_GUARD,
+  useExisting: SseStreamGuard,
 };

@@ -1,5 +1,5 @@
 import type { MessageEvent } from '@nestjs/common';
-import type { Subscriber } from 'rxjs';
+import type { Observable, Subscriber } from 'rxjs';
 import type { ConnectionLease } from '../connections/connection-session.js';
 import type { StreamConnection } from '../connections/connection-lifecycle.js';
 import type { SecurityErrorCode } from '../exceptions/security-error-code.js';
@@ -8,6 +8,7 @@ import type { SseAccessRule } from './sse-access-rule.js';
 
 /** What ends and re-checks a stream: the stream service. */
 export interface SseConnectionOwner {
+  attach(connection: SseConnection, events$: Observable<MessageEvent>): Observable<MessageEvent>;
   end(connection: SseConnection, code: SecurityErrorCode | null): void;
   applyPermissions(connection: SseConnection, override: readonly string[] | null): void;
 }
@@ -25,6 +26,8 @@ export class SseConnection implements StreamConnection {
   openedAt = 0;
   /** When the route last sent an event (heartbeats excluded), for the idle timeout. */
   lastEventAt = 0;
+  /** The interceptor has wrapped its events (once, whichever instance got there first). */
+  intercepted = false;
   /** Why it ended before it opened (a ban meanwhile), for the refusal the interceptor sends. */
   endedWith: SecurityErrorCode | null = null;
 
@@ -40,6 +43,11 @@ export class SseConnection implements StreamConnection {
     readonly resourceId: string | undefined,
   ) {
     this.principal = override === null ? tokenPrincipal : Object.freeze({ ...tokenPrincipal, permissions: override });
+  }
+
+  /** The route's events, through the service that admitted this stream. */
+  attach(events$: Observable<MessageEvent>): Observable<MessageEvent> {
+    return this.owner.attach(this, events$);
   }
 
   end(code: SecurityErrorCode | null): void {

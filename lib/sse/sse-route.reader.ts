@@ -4,7 +4,7 @@
  * entry point, as for gateways (see `inventory/gateway-metadata.reader.ts`).
  */
 import type { Type } from '@nestjs/common';
-import { PATH_METADATA, SSE_METADATA, SSE_OPTIONS_METADATA } from '@nestjs/common/internal';
+import { INTERCEPTORS_METADATA, PATH_METADATA, SSE_METADATA, SSE_OPTIONS_METADATA } from '@nestjs/common/internal';
 import type { DiscoveryService } from '@nestjs/core';
 
 /** One `@Sse()` route of a controller. */
@@ -61,6 +61,16 @@ export function applyPendingBound(route: SseRoute, maxBytes: number): void {
   if (route.maxPendingDataLength !== undefined) return;
   const current = (Reflect.getMetadata(SSE_OPTIONS_METADATA, route.handler) as Record<string, unknown> | undefined) ?? {};
   Reflect.defineMetadata(SSE_OPTIONS_METADATA, { ...current, maxPendingDataLength: maxBytes }, route.handler);
+}
+
+/**
+ * Makes `interceptor` the route's first method-level interceptor (an instance, as the gateway
+ * enhancer does with guards): only `@Sse()` handlers pay for it, not every HTTP route and
+ * gateway message. Must run before Nest registers routes.
+ */
+export function secureSseRoute(route: SseRoute, interceptor: object): void {
+  const interceptors = (Reflect.getOwnMetadata(INTERCEPTORS_METADATA, route.handler) as unknown[] | undefined) ?? [];
+  if (!interceptors.includes(interceptor)) Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...interceptors], route.handler);
 }
 
 function pathsOf(value: unknown): string[] {

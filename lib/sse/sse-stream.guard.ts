@@ -12,10 +12,10 @@ interface RouteFacts {
 }
 
 /**
- * A global guard the module installs: every `@Sse()` route of the app is authenticated,
- * authorized and counted before its first byte (see {@link SseStreamService.admit}); other
- * routes pass untouched. An `@Sse()` route with neither `@SseAuthorize` nor `@SsePublic()` is
- * refused with 403 `FORBIDDEN`.
+ * The guard the module puts first on every `@Sse()` route of the app (found at start-up): the
+ * stream is authenticated, authorized and counted before its first byte (see
+ * {@link SseStreamService.admit}). An `@Sse()` route with neither `@SseAuthorize` nor
+ * `@SsePublic()` is refused with 403 `FORBIDDEN`. Anything else passes untouched.
  */
 @Injectable()
 export class SseStreamGuard implements CanActivate {
@@ -23,10 +23,14 @@ export class SseStreamGuard implements CanActivate {
 
   constructor(private readonly streams: SseStreamService) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const facts = this.factsOf(context);
     if (!facts.sse) return true;
+    return this.admit(context, facts);
+  }
+
+  private async admit(context: ExecutionContext, facts: RouteFacts): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<SseRequest & { raw?: SseRequest }>();
     const response = http.getResponse<{ raw?: NodeJS.EventEmitter } & NodeJS.EventEmitter>();
