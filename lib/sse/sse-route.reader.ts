@@ -4,8 +4,12 @@
  * entry point, as for gateways (see `inventory/gateway-metadata.reader.ts`).
  */
 import type { Type } from '@nestjs/common';
-import { INTERCEPTORS_METADATA, PATH_METADATA, SSE_METADATA, SSE_OPTIONS_METADATA } from '@nestjs/common/internal';
+import * as commonInternal from '@nestjs/common/internal';
+import { INTERCEPTORS_METADATA, PATH_METADATA, SSE_METADATA } from '@nestjs/common/internal';
 import type { DiscoveryService } from '@nestjs/core';
+
+/** `@Sse()` options (`maxPendingDataLength`) exist from Nest 12; with Nest 11 there is no slow-reader bound to set. */
+const SSE_OPTIONS_METADATA: string | undefined = (commonInternal as Record<string, unknown>).SSE_OPTIONS_METADATA as string | undefined;
 
 /** One `@Sse()` route of a controller. */
 export interface SseRoute {
@@ -40,7 +44,7 @@ export function discoverSseRoutes(discovery: DiscoveryService): SseRoute[] {
         seen.add(methodName);
         const handler: unknown = Object.getOwnPropertyDescriptor(proto, methodName)?.value;
         if (typeof handler !== 'function' || !isSseHandler(handler)) continue;
-        const own = (Reflect.getMetadata(SSE_OPTIONS_METADATA, handler) as { maxPendingDataLength?: number } | undefined)?.maxPendingDataLength;
+        const own = SSE_OPTIONS_METADATA === undefined ? undefined : (Reflect.getMetadata(SSE_OPTIONS_METADATA, handler) as { maxPendingDataLength?: number } | undefined)?.maxPendingDataLength;
         routes.push({
           controller, methodName, handler,
           path: joinPath(base, pathsOf(Reflect.getMetadata(PATH_METADATA, handler))[0] ?? '/'),
@@ -58,7 +62,7 @@ export function discoverSseRoutes(discovery: DiscoveryService): SseRoute[] {
  * routes (a provider factory does).
  */
 export function applyPendingBound(route: SseRoute, maxBytes: number): void {
-  if (route.maxPendingDataLength !== undefined) return;
+  if (route.maxPendingDataLength !== undefined || SSE_OPTIONS_METADATA === undefined) return;
   const current = (Reflect.getMetadata(SSE_OPTIONS_METADATA, route.handler) as Record<string, unknown> | undefined) ?? {};
   Reflect.defineMetadata(SSE_OPTIONS_METADATA, { ...current, maxPendingDataLength: maxBytes }, route.handler);
 }
