@@ -68,6 +68,7 @@ const PUBLIC_VALUES = [
   'userKey', 'hasPermission', 'parseRequiredPermission', 'normalizeOrigin', 'InvalidPresenceQueryError',
   'RoomPresenceBus', 'InProcessRoomPresenceBus', 'isRoomPresenceStore',
   'SecurityMetrics', 'METER_NAME', 'METRICS_OTHER_VALUE',
+  'SseAuthorize', 'SsePublic', 'SsePrincipal', 'SseRefusedException', 'SseTicketService', 'SseTopics', 'SseStreamService', 'ssePrincipalOf',
 ];
 
 /** Internals that must not leak from the root entry point. */
@@ -77,6 +78,7 @@ const INTERNAL_VALUES = [
   'UserMessageBudget', 'ClusterNodeService', 'RedisConnectionLeaseStore', 'RedisPresenceStore', 'RedisThrottlerStorage',
   'formatInventory', 'HandshakeRefusedError', 'describe', 'checkResourceId', 'grantCovers', 'TENANT_ROOM_PREFIX',
   'RoomPresenceTracker', 'RoomPresenceDiffService', 'RedisRoomPresenceBus',
+  'SseStreamGuard', 'SseStreamInterceptor', 'SSE_STREAM_INTERCEPTOR', 'SseConnection', 'SSE_ROUTES', 'discoverSseRoutes', 'resolveSseOptions',
 ];
 
 interface Cell {
