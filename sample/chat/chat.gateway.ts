@@ -3,7 +3,7 @@ import { Inject, UsePipes } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayInit } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import {
-  InvalidPresenceQueryError, PermissionResolver, PresenceService, SecurityErrorCode, SseTopics, TenantRooms, WsAuthorize, WsPrincipal, WsPublic,
+  InvalidPresenceQueryError, PermissionResolver, PresenceService, SecurityErrorCode, SseTopics, TenantRooms, WsAuthorize, WsPrincipal, WsPublic, WsThrottle,
   WsSecurityException, WsValidationPipe, type Principal,
 } from '../../lib/index.js';
 import { ChannelDto } from './channel.dto.js';
@@ -50,8 +50,11 @@ export class ChatGateway implements OnGatewayInit {
   /**
    * Who is in a channel (room presence: sockets that joined it, every node), a page at a time.
    * Needs `presence:read` and `channel:read` covering the channel; never anything of another tenant.
+   * Reads have their own per-user counter (60 per 10 s): the page refreshes device counts on its
+   * own, and that must not spend the budget a user has for sending messages.
    */
   @WsAuthorize('presence:read')
+  @WsThrottle({ limit: 60, ttl: 10_000 })
   @SubscribeMessage('presence:room')
   async presenceRoom(@ConnectedSocket() socket: Socket, @WsPrincipal() principal: Principal, @MessageBody() body: RoomPresenceDto) {
     const canRead = await this.resolver.isAllowed({ principal, permission: 'channel:read', resourceId: body.channelId, namespace: socket.nsp.name, event: 'presence:room' });
