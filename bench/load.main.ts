@@ -3,24 +3,11 @@
  * do not use). Socket.IO clients over WebSocket; every figure it returns carries its own CPU use,
  * so the run can tell when the generator, not the server, was the bottleneck.
  */
-import { randomBytes } from 'node:crypto';
-import { JwtService } from '@nestjs/jwt';
 import { io, type Socket } from 'socket.io-client';
 import { serveIpc } from './support/ipc.js';
 import { percentile } from './support/stats.js';
-import { BENCH_SECRET, ECHO_EVENT, NAMESPACE, type CpuSnapshot } from './support/protocol.js';
-
-const jwt = new JwtService();
-const PAYLOAD = { channelId: 'general', text: 'hello, this is a chat message of ordinary length: about one line of text.' };
-
-/** A fresh token for user `sub` (distinct `jti` each time, so no two handshakes share one). */
-function token(sub: string): string {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt.sign(
-    { sub, tenant: 'acme', perms: ['channel:write'], jti: randomBytes(8).toString('hex'), iat: now, exp: now + 3600 },
-    { secret: BENCH_SECRET, algorithm: 'HS256' },
-  );
-}
+import { ECHO_EVENT, ECHO_PAYLOAD as PAYLOAD, NAMESPACE, type CpuSnapshot } from './support/protocol.js';
+import { benchToken as token } from './support/token.js';
 
 function cpuNow(): CpuSnapshot {
   const usage = process.cpuUsage();

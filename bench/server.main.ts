@@ -5,60 +5,16 @@
  */
 import 'reflect-metadata';
 import { writeHeapSnapshot } from 'node:v8';
-import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { JwtModule } from '@nestjs/jwt';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import { ThrottlerModule } from '@nestjs/throttler';
-import { RealtimeSecurityModule, SecureIoAdapter, type RealtimeSecurityOptions } from '../lib/index.js';
 import { serveIpc } from './support/ipc.js';
-import { BENCH_SECRET, connectionCounter, SCENARIOS, type CpuSnapshot, type MemorySnapshot, type ScenarioName, type ServerReady } from './support/protocol.js';
-import { BareNestGateway } from './servers/bare-nest.gateway.js';
-import { NaiveGateway } from './servers/naive.gateway.js';
+import { connectionCounter, SCENARIOS, type CpuSnapshot, type MemorySnapshot, type ScenarioName, type ServerReady } from './support/protocol.js';
 import { startRawServer } from './servers/raw.server.js';
-import { SecuredGateway } from './servers/secured.gateway.js';
+import { startScenarioApp } from './servers/scenario-app.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** The library's settings for the bench: defaults, except limits raised so they never trigger. */
-function securityOptions(redisUrl: string | undefined): RealtimeSecurityOptions {
-  return {
-    jwt: { secret: BENCH_SECRET },
-    logSecurityEvents: false,
-    logInventory: false,
-    // Limits stay on, set so the load never reaches them (each bench user holds one socket).
-    rateLimit: { messageLimit: 1_000_000, messageWindowMs: 10_000, handshakesPerAddress: 1_000_000, handshakeWindowMs: 60_000 },
-    connections: { maxPerUser: 5, maxTotal: 100_000 },
-    ...(redisUrl !== undefined ? { redis: { url: redisUrl, keyPrefix: `rts-bench:${process.pid}:` } } : {}),
-  };
-}
-
-function nestModule(scenario: ScenarioName, redisUrl: string | undefined): DynamicModule {
-  @Module({})
-  class BenchModule {}
-  switch (scenario) {
-    case 'bareNest':
-      return { module: BenchModule, providers: [BareNestGateway] };
-    case 'naive':
-      return {
-        module: BenchModule,
-        imports: [JwtModule.register({ secret: BENCH_SECRET }), ThrottlerModule.forRoot([{ ttl: 10_000, limit: 1_000_000 }])],
-        providers: [NaiveGateway],
-      };
-    case 'secured':
-    case 'securedRedis':
-      return { module: BenchModule, imports: [RealtimeSecurityModule.forRoot(securityOptions(scenario === 'securedRedis' ? redisUrl : undefined))], providers: [SecuredGateway] };
-    default:
-      throw new Error(`no Nest module for ${scenario}`);
-  }
-}
-
 async function start(scenario: ScenarioName, redisUrl: string | undefined): Promise<{ port: number; close(): Promise<void> }> {
   if (scenario === 'raw') return startRawServer();
-  const app: INestApplication = await NestFactory.create(nestModule(scenario, redisUrl), { logger: ['error'] });
-  app.useWebSocketAdapter(scenario === 'secured' || scenario === 'securedRedis' ? new SecureIoAdapter(app) : new IoAdapter(app));
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
+  const { app, port } = await startScenarioApp(scenario, redisUrl);
   return { port, close: () => app.close() };
 }
 

@@ -10,7 +10,7 @@ import {
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { BENCH_SECRET, connectionCounter, ECHO_EVENT, NAMESPACE } from '../support/protocol.js';
+import { BENCH_SECRET, connectionCounter, countConnection, ECHO_EVENT, NAMESPACE } from '../support/protocol.js';
 import { EchoDto } from './echo.dto.js';
 import { JwtWsGuard } from './jwt-ws.guard.js';
 import { SocketThrottlerGuard } from './socket-throttler.guard.js';
@@ -31,7 +31,7 @@ export class NaiveGateway implements OnGatewayConnection, OnGatewayDisconnect {
     try {
       if (typeof auth.token !== 'string') throw new Error('no token');
       client.data.user = this.jwt.verify(auth.token, { secret: BENCH_SECRET, algorithms: ['HS256'] });
-      connectionCounter.open++;
+      countConnection(client);
     } catch {
       client.disconnect(true);
     }

@@ -1,11 +1,13 @@
 /** The servers under test. */
-export const SCENARIOS = ['raw', 'bareNest', 'naive', 'secured', 'securedRedis'] as const;
+export const SCENARIOS = ['raw', 'bareNest', 'bareNestNoopGuardPipe', 'naive', 'tuned', 'secured', 'securedRedis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The namespace every scenario serves the echo event on. */
 export const NAMESPACE = '/chat';
 /** The echo event (payload `{ channelId, text }`, ack with the payload). */
 export const ECHO_EVENT = 'echo';
+/** The echo payload every scenario gets. */
+export const ECHO_PAYLOAD = { channelId: 'general', text: 'hello, this is a chat message of ordinary length: about one line of text.' } as const;
 /** HMAC key of the bench tokens (shared by the load generator and the servers). */
 export const BENCH_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789abcdef';
 
@@ -28,5 +30,14 @@ export interface ServerReady {
   readonly port: number;
 }
 
-/** Open connections seen by the app (incremented on connection, decremented on disconnect). */
-export const connectionCounter = { open: 0 };
+/**
+ * Open connections seen by the app (incremented on connection, decremented on disconnect), and the
+ * server-side socket of the latest connection (the in-process dispatch bench drives it directly).
+ */
+export const connectionCounter: { open: number; last: object | undefined } = { open: 0, last: undefined };
+
+/** A gateway's `handleConnection`: counts the connection and keeps its server-side socket. */
+export function countConnection(client: object): void {
+  connectionCounter.open++;
+  connectionCounter.last = client;
+}
