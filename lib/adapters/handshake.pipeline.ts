@@ -5,7 +5,9 @@ import { RESOLVED_OPTIONS } from '../constants.js';
 import { OriginPolicy } from '../auth/origin.policy.js';
 import { extractCredential, queryCarriesCredential, readCookie } from '../auth/credential.extractor.js';
 import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
-import type { ConnectionSession } from '../connections/connection-session.js';
+import { ConnectionSession } from '../connections/connection-session.js';
+import { TENANT_ROOM_PREFIX, TenantRooms } from '../authorization/tenant-rooms.service.js';
+import { ModerationEpochs, type ModerationWatch } from '../moderation/moderation-epochs.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { SecurityMetrics } from '../metrics/security-metrics.js';
 import { HandshakeRefusedError } from '../exceptions/handshake-refused.error.js';
@@ -19,7 +21,10 @@ import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-opt
 import { ThrottledLog } from '../utils/throttled-log.js';
 import { flatString } from '../utils/flat-string.js';
 import { userKey } from '../utils/user-key.js';
-import { recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
+import { filterMissedPackets, recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
+
+/** Moderation re-reads one handshake makes while changes keep landing, before it gives up (`SERVICE_UNAVAILABLE`). */
+const MAX_MODERATION_REREADS = 3;
 
 /** A Socket.IO namespace middleware. */
 export type NamespaceMiddleware = (socket: Socket, next: (err?: ExtendedError) => void) => void;
@@ -39,12 +44,17 @@ export type EngineGate = (req: IncomingMessage, callback: (err: string | null | 
  *  4. Origin allowed for that credential;
  *  5. authenticate (JWT or the pluggable authenticator); not expired (plus grace);
  *  6. a recovered session (connection-state recovery) is this same user's;
- *  7. not banned; moderation permission override applied;
+ *  7. not banned; moderation permission override applied (from here until the socket opens, a
+ *     moderation change of the user applied on this node makes step 11 read again);
  *  8. admit: per-user and per-process connection ceilings; the principal is attached
  *     (`socket.data.principal`);
- *  9. the app's own namespace middlewares (`server.use()`), which see the principal; a refusal
- *     here (or the client leaving) releases the slot taken at step 8;
- * 10. a recovered session's missed packets are sent, now that its user is known.
+ *  9. a recovered session's restored rooms are re-checked: tenant rooms as a join would be,
+ *     others by `recovery.authorizeRoom` (dropped by default); the rooms that fail are left;
+ * 10. the app's own namespace middlewares (`server.use()`), which see the principal; a refusal
+ *     here, at step 11 (or the client leaving) releases the slot taken at step 8;
+ * 11. a ban or permission change that landed since step 7: read again, applied (rooms re-checked);
+ * 12. a recovered session's missed packets are sent, now that its user is known, without those
+ *     addressed to a room it was dropped from.
  * Every refusal is `connect_error` `{ message: 'Connection refused', data: { code } }`.
  */
 @Injectable()
@@ -66,6 +76,8 @@ export class HandshakePipeline {
     private readonly lifecycle: ConnectionLifecycle,
     private readonly events: SecurityEventsService,
     private readonly metrics: SecurityMetrics,
+    private readonly rooms: TenantRooms,
+    private readonly epochs: ModerationEpochs,
   ) {
     this.origins = new OriginPolicy(options.origins.allowed, options.origins.enforce);
   }
@@ -119,13 +131,25 @@ export class HandshakePipeline {
    * `SERVICE_UNAVAILABLE`.
    */
   async authenticateToken(socket: Socket, token: string): Promise<{ principal: Principal; override: readonly string[] | null }> {
+    let watch: ModerationWatch | undefined;
     try {
       const principal = await this.authenticate(socket, token, 'auth-payload');
-      return { principal, override: await this.checkModeration(principal) };
+      const key = userKey(principal.tenantId, principal.userId);
+      watch = this.epochs.watch(key);
+      let override = await this.checkModeration(principal, key);
+      // A change applied to the open socket while this read was in flight must not be undone by it.
+      for (let reread = 0; watch.changed(); reread += 1) {
+        if (reread >= MAX_MODERATION_REREADS) throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+        watch.reset();
+        override = await this.checkModeration(principal, key);
+      }
+      return { principal, override };
     } catch (error) {
       if (error instanceof WsSecurityException) throw error;
       this.failures.error('refresh', `token refresh failed on ${JSON.stringify(socket.nsp.name)}: ${failureDetail(error, token)}`);
       throw new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
+    } finally {
+      watch?.end();
     }
   }
 
@@ -141,23 +165,77 @@ export class HandshakePipeline {
     // 5. authenticate
     const principal = await this.authenticate(socket, extracted.credential, extracted.source);
     // 6. recovery is the same user's
-    if (socket.recovered) this.checkRecovery(socket, principal);
-    // 7. moderation
+    const previousData = socket.recovered ? this.checkRecovery(socket, principal) : null;
     // Kept by the lease and session of this connection: stored flat.
     const key = flatString(userKey(principal.tenantId, principal.userId));
-    const override = await this.checkModeration(principal, key);
-    // 8. admit (takes the slot)
-    const session = await this.lifecycle.admit(socket, principal, override, key);
-    // 9. the app's middlewares; any failure releases the slot
+    const watch = this.epochs.watch(key);
     try {
-      await this.runAppMiddlewares(socket, appMiddlewares);
-    } catch (error) {
-      this.lifecycle.close(session);
-      throw error;
+      // 7. moderation
+      const override = await this.checkModeration(principal, key);
+      // 8. admit (takes the slot)
+      const session = await this.lifecycle.admit(socket, principal, override, key);
+      // 9-11; any failure releases the slot
+      const restored = socket.recovered ? new Set(socket.rooms) : null;
+      try {
+        if (restored !== null) await this.reauthorizeRecoveredRooms(session, previousData);
+        await this.runAppMiddlewares(socket, appMiddlewares);
+        await this.settleModeration(session, watch);
+      } catch (error) {
+        this.lifecycle.close(session);
+        throw error;
+      }
+      // 12. missed packets of a recovered session, without those of the rooms it lost
+      if (restored !== null && missed.length > 0) {
+        const kept = new Set(socket.rooms);
+        const dropped = new Set([...restored].filter((room) => !kept.has(room)));
+        replayMissedPackets(socket, filterMissedPackets(missed, kept, dropped));
+      }
+      return session;
+    } finally {
+      watch.end();
     }
-    // 10. missed packets of a recovered session
-    replayMissedPackets(socket, missed);
-    return session;
+  }
+
+  /**
+   * Step 9: every room Socket.IO restored to a recovered socket (its own id room aside) is
+   * re-checked with the session's principal; the rooms that fail are left before it connects.
+   */
+  private async reauthorizeRecoveredRooms(session: ConnectionSession, previousData: object | null): Promise<void> {
+    const socket = session.socket;
+    const restored = [...socket.rooms].filter((room) => room !== socket.id);
+    await Promise.all(restored.map(async (room) => {
+      const keep = room.startsWith(TENANT_ROOM_PREFIX)
+        ? await this.rooms.reauthorizeRecovered(session, room, previousData)
+        : await this.appKeepsRoom(session, room);
+      if (!keep) await socket.leave(room);
+    }));
+  }
+
+  /** `recovery.authorizeRoom` for a recovered room that is not a tenant room; dropped without one, or when it fails. */
+  private async appKeepsRoom(session: ConnectionSession, room: string): Promise<boolean> {
+    const authorizeRoom = this.options.recovery.authorizeRoom;
+    if (authorizeRoom === null) return false;
+    try {
+      return (await authorizeRoom({ principal: session.principal, room, namespace: session.socket.nsp.name })) === true;
+    } catch (error) {
+      this.failures.error('recovery', `recovery.authorizeRoom failed (dropping the room): ${describe(error)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Step 11: a ban or permission change applied on this node since step 7 was not seen by its
+   * read nor, the socket being not yet open, applied to it: read again and apply (a ban refuses).
+   * Synchronous with the open that follows, so a later change finds the socket open.
+   */
+  private async settleModeration(session: ConnectionSession, watch: ModerationWatch): Promise<void> {
+    for (let reread = 0; watch.changed(); reread += 1) {
+      if (reread >= MAX_MODERATION_REREADS) throw new HandshakeRefusedError(SecurityErrorCode.SERVICE_UNAVAILABLE);
+      watch.reset();
+      const override = await this.checkModeration(session.tokenPrincipal, session.userKey);
+      session.principal = ConnectionSession.effective(session.tokenPrincipal, override);
+      await this.rooms.revalidate(session);
+    }
   }
 
   /** Step 5: the authenticator's principal, well formed and unexpired; coded refusals otherwise. */
@@ -184,14 +262,14 @@ export class HandshakePipeline {
 
   /**
    * Step 6: a recovered socket comes back with the previous connection's id, rooms and data, so
-   * it must be the same user's; its data then gets the new session.
+   * it must be the same user's; its data then gets the new session. Returns the restored data.
    */
-  private checkRecovery(socket: Socket, principal: Principal): void {
+  private checkRecovery(socket: Socket, principal: Principal): object | null {
     const previous = recoveredIdentity(socket);
     if (previous === null || previous.userId !== principal.userId || previous.tenantId !== principal.tenantId) {
       throw new HandshakeRefusedError(SecurityErrorCode.UNAUTHORIZED);
     }
-    resetRecoveredData(socket);
+    return resetRecoveredData(socket);
   }
 
   /** Step 7: throws `BANNED` for a banned user; returns the permission override, if any. */

@@ -13,6 +13,12 @@ export interface RecoveredIdentity {
 
 const HOLDING = Symbol('realtime-security:holds-missed-packets');
 const heldByAdapter = new WeakMap<NamespaceAdapter, Map<string, unknown[][]>>();
+/**
+ * The rooms each broadcast was addressed to, by its data array: the session-aware adapter keeps
+ * that same array as the stored packet, so an entry lives exactly as long as the packet can be
+ * replayed. An empty set is a namespace-wide broadcast.
+ */
+const roomsOfPacket = new WeakMap<object, ReadonlySet<string>>();
 
 /**
  * Socket.IO's connection-state recovery writes a restored session's missed packets to the
@@ -29,6 +35,15 @@ export function holdMissedPackets(base: AdapterConstructor): AdapterConstructor 
     const adapter = new Base(nsp);
     const held = new Map<string, unknown[][]>();
     heldByAdapter.set(adapter, held);
+    if (nsp.server._opts.connectionStateRecovery) {
+      // Which rooms a stored packet was for, so a recovered socket's replay can leave out the
+      // packets of rooms it may no longer be in (see `filterMissedPackets`).
+      const broadcast = adapter.broadcast.bind(adapter);
+      adapter.broadcast = (packet, opts) => {
+        if (Array.isArray(packet.data)) roomsOfPacket.set(packet.data, opts.rooms);
+        broadcast(packet, opts);
+      };
+    }
     const restore = adapter.restoreSession.bind(adapter);
     adapter.restoreSession = async (pid, offset) => {
       const session = await restore(pid, offset);
@@ -49,6 +64,23 @@ export function takeMissedPackets(socket: Socket): unknown[][] {
   const packets = held?.get(socket.id) ?? [];
   held?.delete(socket.id);
   return packets;
+}
+
+/**
+ * The held packets a recovered socket may still receive once rooms were dropped from it: a
+ * namespace-wide packet, or one addressed to a room the socket kept. A packet whose rooms are
+ * unknown (an adapter that stores packets elsewhere and hands back copies) is kept only when no
+ * room was dropped.
+ */
+export function filterMissedPackets(packets: readonly unknown[][], kept: ReadonlySet<string>, dropped: ReadonlySet<string>): unknown[][] {
+  if (dropped.size === 0) return [...packets];
+  return packets.filter((data) => {
+    const rooms = roomsOfPacket.get(data);
+    if (rooms === undefined) return false;
+    if (rooms.size === 0) return true;
+    for (const room of rooms) if (kept.has(room)) return true;
+    return false;
+  });
 }
 
 /** Sends held missed packets to the socket, as Socket.IO itself would have (events, in order). */
@@ -72,9 +104,10 @@ export function recoveredIdentity(socket: Socket): RecoveredIdentity | null {
 
 /**
  * Gives a recovered socket a fresh `data` object holding the app's own entries: the restored one
- * still carries the previous connection's session, which the new one replaces.
+ * still carries the previous connection's session, which the new one replaces. Returns the
+ * restored object (its non-enumerable entries tell what the previous connection had joined).
  */
-export function resetRecoveredData(socket: Socket): void {
+export function resetRecoveredData(socket: Socket): object | null {
   const previous: unknown = socket.data;
   const fresh: Record<string, unknown> = {};
   if (previous !== null && typeof previous === 'object') {
@@ -83,4 +116,5 @@ export function resetRecoveredData(socket: Socket): void {
     }
   }
   socket.data = fresh;
+  return previous !== null && typeof previous === 'object' ? previous : null;
 }

@@ -57,6 +57,12 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
   /** A failing resolver fails every re-check: one log line per interval. */
   private readonly failures = new ThrottledLog(this.logger);
   private readonly joined = new WeakMap<Socket, Map<string, JoinedRoom>>();
+  /**
+   * The same maps by the socket's `data` object: Socket.IO's in-memory connection-state recovery
+   * hands that object to the recovering socket, so its rooms are re-checked with the very
+   * permission they were joined with.
+   */
+  private readonly joinedByData = new WeakMap<object, Map<string, JoinedRoom>>();
   /** The re-check running for a session, and for which principal (one at a time per principal). */
   private readonly revalidating = new WeakMap<ConnectionSession, { principal: Principal; done: Promise<number> }>();
   private subscription?: Subscription;
@@ -110,17 +116,55 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     }
     // Again after the await: concurrent joins of one socket must not pass the limit together.
     this.checkRoomLimit(socket, room);
+    // Recorded before joining, in the same tick as the last check: a permission change that
+    // lands after this point sees the room and evicts it.
+    this.track(socket, room, entry);
+    await socket.join(room);
+    if (this.joined.get(socket)?.get(room) === entry) await this.presence.joined(socket, session, { resource, id: entry.id });
+    return room;
+  }
+
+  /**
+   * Connection-state recovery: Socket.IO put a recovered socket back in the rooms of its previous
+   * connection before any check ran. For a tenant room, this re-runs the check a join made (the
+   * permission it was joined with, when this process made the join; else `resource:read`) with
+   * the session's current principal, and tracks the room again so a later permission change
+   * evicts it. `false` (the caller drops the room) for a room of another tenant, a name that is
+   * not a valid tenant room, a refusal or a resolver failure. Internal: called by the handshake.
+   */
+  async reauthorizeRecovered(session: ConnectionSession, room: string, previousData: object | null): Promise<boolean> {
+    const parsed = parseTenantRoom(room);
+    if (parsed === null || parsed.tenantId !== session.principal.tenantId || !isPermissionName(parsed.resource)) return false;
+    const checked = checkResourceId(parsed.id, this.options.authorization.resourceIdPattern);
+    if (checked === null || this.roomFor(session.principal, parsed.resource, checked) !== room) return false;
+    const joinedBefore = previousData !== null ? this.joinedByData.get(previousData)?.get(room) : undefined;
+    const entry: JoinedRoom = joinedBefore !== undefined && joinedBefore.resource === parsed.resource && joinedBefore.id === checked
+      ? joinedBefore
+      : { resource: parsed.resource, id: checked, permission: `${parsed.resource}:read`, event: `${parsed.resource}:join` };
+    let allowed = false;
+    try {
+      allowed = await this.allowedNow(session, entry);
+    } catch (error) {
+      if (!(error instanceof WsSecurityException)) this.failures.error('recovery', `permission resolver failed while re-checking a recovered room (dropping it): ${describe(error)}`);
+    }
+    if (!allowed) {
+      const { userId, tenantId } = session.principal;
+      this.events.emit({ kind: 'forbidden', code: SecurityErrorCode.FORBIDDEN, userId, tenantId, namespace: session.socket.nsp.name, event: entry.event, permission: entry.permission, reason: 'recovered_room' });
+      return false;
+    }
+    this.track(session.socket, room, entry);
+    return true;
+  }
+
+  private track(socket: Socket, room: string, entry: JoinedRoom): void {
     let rooms = this.joined.get(socket);
     if (rooms === undefined) {
       rooms = new Map();
       this.joined.set(socket, rooms);
+      const data: unknown = socket.data;
+      if (data !== null && typeof data === 'object') this.joinedByData.set(data, rooms);
     }
-    // Recorded before joining, in the same tick as the last check: a permission change that
-    // lands after this point sees the room and evicts it.
     rooms.set(room, entry);
-    await socket.join(room);
-    if (rooms.get(room) === entry) await this.presence.joined(socket, session, { resource, id: entry.id });
-    return room;
   }
 
   /** Refuses a new room past `presence.rooms.maxRoomsPerConnection` (a room already joined is fine). */
@@ -175,7 +219,7 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     await Promise.all([...rooms].map(async ([room, entry]) => {
       let allowed = false;
       try {
-        allowed = session.state === 'open' && (await this.allowedNow(session, entry));
+        allowed = session.state !== 'closed' && (await this.allowedNow(session, entry));
       } catch (error) {
         if (!(error instanceof WsSecurityException)) this.failures.error('recheck', `permission resolver failed while re-checking rooms (evicting): ${describe(error)}`);
       }
@@ -199,10 +243,23 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
         namespace: session.socket.nsp.name,
         event: entry.event,
       });
-      if (session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      // A pending session is one being re-checked at its handshake (recovery, moderation change).
+      if (session.state === 'closed') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
       if (session.principal === principal) return allowed === true;
     }
     return false;
+  }
+}
+
+/** The parts of a tenant room name, decoded; `null` for anything that is not one. */
+function parseTenantRoom(room: string): { tenantId: string; resource: string; id: string } | null {
+  if (!room.startsWith(TENANT_ROOM_PREFIX)) return null;
+  const parts = room.slice(TENANT_ROOM_PREFIX.length).split('/');
+  if (parts.length !== 3) return null;
+  try {
+    return { tenantId: decodeURIComponent(parts[0]), resource: parts[1], id: decodeURIComponent(parts[2]) };
+  } catch {
+    return null;
   }
 }
 

@@ -238,6 +238,31 @@ export interface RateLimitOptions {
   maxTrackedAddresses?: number;
 }
 
+/** A room Socket.IO restored to a recovered socket that is not a {@link TenantRooms} room. */
+export interface RecoveredRoom {
+  /** The recovering socket's principal (moderation override applied), already authenticated as the session's own user. */
+  readonly principal: Principal;
+  /** The room name as the previous connection had it. */
+  readonly room: string;
+  /** The socket's namespace, e.g. `'/chat'`. */
+  readonly namespace: string;
+}
+
+/**
+ * Socket.IO connection-state recovery (a gateway's `connectionStateRecovery`). Socket.IO puts a
+ * recovered socket back in its previous rooms before any middleware; the handshake then
+ * re-checks each one before the socket connects, and drops the rooms that fail together with
+ * the missed packets sent to them.
+ */
+export interface RecoveryOptions {
+  /**
+   * Decides whether a recovered socket keeps a room that is not a `TenantRooms` room (tenant
+   * rooms are re-checked like a join). `false`, a throw or a rejection drops the room. The
+   * socket's own id room is always kept. @default undefined (every such room is dropped)
+   */
+  authorizeRoom?: (room: RecoveredRoom) => boolean | Promise<boolean>;
+}
+
 /** Per-message authorization (`@WsAuthorize`). */
 export interface AuthorizationOptions {
   /**
@@ -350,6 +375,8 @@ export interface RealtimeSecurityOptions {
   logSecurityEvents?: boolean;
   /** Per-message authorization: the permission resolver, the resource id shape. @default see {@link AuthorizationOptions} */
   authorization?: AuthorizationOptions;
+  /** What a session recovered by Socket.IO's connection-state recovery keeps. @default { authorizeRoom: undefined } (non-tenant rooms dropped) */
+  recovery?: RecoveryOptions;
   /** Log the security inventory (every namespace and handler with its permission) at start-up. @default true */
   logInventory?: boolean;
   /**

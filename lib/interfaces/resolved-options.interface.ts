@@ -7,7 +7,7 @@ import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
 import type { ResolvedSseOptions } from '../sse/sse-options.interface.js';
-import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
+import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RecoveryOptions, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
 export interface ResolvedRealtimeSecurityOptions {
@@ -84,6 +84,9 @@ export interface ResolvedRealtimeSecurityOptions {
   readonly authorization: {
     readonly permissionResolver: Type<PermissionResolver> | PermissionResolver | null;
     readonly resourceIdPattern: RegExp;
+  };
+  readonly recovery: {
+    readonly authorizeRoom: NonNullable<RecoveryOptions['authorizeRoom']> | null;
   };
   readonly logInventory: boolean;
   readonly redis: ResolvedRedisOptions | null;

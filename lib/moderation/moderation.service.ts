@@ -13,6 +13,7 @@ import type { Principal } from '../interfaces/principal.interface.js';
 import type { SecurityEventKind } from '../interfaces/security-event.interface.js';
 import { userKey } from '../utils/user-key.js';
 import { readModeration } from './moderation-read.js';
+import { ModerationEpochs } from './moderation-epochs.js';
 
 /** Options of {@link ModerationService.banUser}. */
 export interface BanOptions {
@@ -56,6 +57,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
     private readonly rooms: TenantRooms,
     private readonly events: SecurityEventsService,
     private readonly metrics: SecurityMetrics,
+    private readonly epochs: ModerationEpochs,
   ) {}
 
   onModuleInit(): void {
@@ -168,6 +170,7 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
         break;
       case 'ban':
         this.bans.set(key, command.until);
+        this.epochs.bump(key);
         this.closeSessions(key, SecurityErrorCode.BANNED, 'banned');
         break;
       case 'unban':
@@ -196,7 +199,10 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async applyPermissions(tenantId: string, userId: string, permissions: readonly string[] | null): Promise<void> {
-    const sessions = this.lifecycle.sessionsOf(userKey(tenantId, userId));
+    const key = userKey(tenantId, userId);
+    // Handshakes of the user in flight read the store again before their sockets open.
+    this.epochs.bump(key);
+    const sessions = this.lifecycle.sessionsOf(key);
     // Every socket carries the new permissions before any room is re-checked (synchronously).
     for (const session of sessions) this.lifecycle.refresh(session, session.tokenPrincipal, permissions);
     // Streams re-check their access rule with the new permissions (and end when it no longer holds).

@@ -229,6 +229,19 @@ function resolveAuthorization(options: RealtimeSecurityOptions): ResolvedRealtim
   return Object.freeze({ permissionResolver: resolver, resourceIdPattern: pattern });
 }
 
+function resolveRecovery(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['recovery'] {
+  const recovery: unknown = options.recovery ?? {};
+  if (typeof recovery !== 'object' || recovery === null) {
+    throw new Invalid('recovery', 'must be an object', 'Pass `{ authorizeRoom }` or leave it out (recovered non-tenant rooms are dropped).');
+  }
+  const authorizeRoom: unknown = (recovery as { authorizeRoom?: unknown }).authorizeRoom ?? null;
+  if (authorizeRoom !== null && typeof authorizeRoom !== 'function') {
+    throw new Invalid('recovery.authorizeRoom', 'must be a function ({ principal, room, namespace }) => boolean | Promise<boolean>',
+      'Leave it out to drop every recovered room that is not a TenantRooms room.');
+  }
+  return Object.freeze({ authorizeRoom: authorizeRoom as ResolvedRealtimeSecurityOptions['recovery']['authorizeRoom'] });
+}
+
 function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['rateLimit'] {
   const rate = options.rateLimit ?? {};
   if (typeof rate !== 'object' || rate === null) {
@@ -379,6 +392,7 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     rateLimit: resolveRateLimit(options),
     logSecurityEvents: bool('logSecurityEvents', options.logSecurityEvents, true),
     authorization: resolveAuthorization(options),
+    recovery: resolveRecovery(options),
     logInventory: bool('logInventory', options.logInventory, true),
     redis: resolveRedis(options),
     metrics: resolveMetrics(options),

@@ -12,6 +12,7 @@ import { ModerationBus } from '../interfaces/moderation-bus.interface.js';
 import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
 import { SecurityInventoryService } from '../inventory/security-inventory.service.js';
 import { ModerationService } from '../moderation/moderation.service.js';
+import { ModerationEpochs } from '../moderation/moderation-epochs.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
 import { RealtimeAuthenticator } from '../interfaces/authenticator.interface.js';
 import { ConnectionLeaseStore } from '../interfaces/connection-lease-store.interface.js';
@@ -64,6 +65,7 @@ import {
     moderationBusProvider,
     TenantRooms,
     ModerationService,
+    ModerationEpochs,
     WsAuthorizationGuard,
     WsSecurityExceptionFilter,
     gatewaySecurityEnhancerProvider,

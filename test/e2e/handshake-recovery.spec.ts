@@ -62,7 +62,12 @@ describe('handshake: connection-state recovery', () => {
   let lifecycle: ConnectionLifecycle;
 
   beforeAll(async () => {
-    t = await startApp({ gateways: [RecoveryGateway], providers: [Probe] });
+    // The inbox room is not a TenantRooms room: the app's hook keeps a user's own inbox on recovery.
+    t = await startApp({
+      gateways: [RecoveryGateway],
+      providers: [Probe],
+      security: { recovery: { authorizeRoom: ({ principal, room }) => room === `inbox:${principal.userId}` } },
+    });
     gateway = t.app.get(RecoveryGateway);
     lifecycle = t.app.get(ConnectionLifecycle);
   });
