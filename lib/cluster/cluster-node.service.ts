@@ -36,6 +36,9 @@ export interface ReapReport {
  *   `lastSeen` = its last beat, the change is announced on every node) and releases its
  *   slots. A node is reaped at most `nodeTimeoutMs + heartbeatMs` (+ the reaping itself) after
  *   its last beat;
+ * - **pending releases**: each beat, sends again the slot releases Redis did not confirm (an
+ *   acquire or release that failed or timed out), so no phantom slot outlives Redis answering
+ *   again by more than `heartbeatMs`;
  * - **rebuild**: when its own alive key had vanished (Redis flushed or restarted, or this node
  *   was too slow and got reaped) or Redis comes back after an outage, writes its live
  *   connections back and removes what it no longer holds;
@@ -142,6 +145,12 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       await this.resync(reason).catch((error: unknown) => {
         this.resyncReason ??= reason;
         this.logger.error(`cluster: rebuild failed, retrying: ${redact(error)}`);
+      });
+    }
+    // Slots whose acquire or release Redis did not confirm in time: released once it answers.
+    if (this.leases instanceof RedisConnectionLeaseStore) {
+      await this.leases.retryReleases().catch((error: unknown) => {
+        this.failures.error('retry-release', `cluster: connection slot releases still pending: ${redact(error)}`);
       });
     }
     await this.reapDeadNodes(redis).catch((error: unknown) => {

@@ -37,6 +37,12 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
   private readonly held = new Map<string, readonly [string, string]>();
   /** Acquires in flight (a rebuild must not release them). */
   private readonly pending = new Set<string>();
+  /**
+   * Releases Redis did not confirm (it was unreachable or slower than `commandTimeoutMs`):
+   * node-index field → [userKey, leaseId], retried by {@link retryReleases} on every maintenance
+   * tick (each heartbeat) until Redis answers.
+   */
+  private readonly unreleased = new Map<string, readonly [string, string]>();
   /** Fail-open fallback: slots granted while Redis was unreachable, per process. */
   private fallback = new InMemoryConnectionLeaseStore();
   private lastReleaseError = 0;
@@ -71,13 +77,38 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
     await this.fallback.release(userKey, leaseId);
     try {
       await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+      this.unreleased.delete(field);
     } catch (error) {
-      // Redis is unreachable: the slot is gone here, and `resync` removes it there on recovery.
+      // Redis is unreachable or slow: the slot is gone here; the maintenance loop retries the
+      // release there (and `resync` removes it on recovery).
+      this.unreleased.set(field, [userKey, leaseId]);
       if (Date.now() - this.lastReleaseError > 10_000) {
         this.lastReleaseError = Date.now();
         this.failures.warn('release', `connection slot release deferred until Redis is back: ${redact(error)}`);
       }
     }
+  }
+
+  /**
+   * Sends again every release Redis did not confirm; called by the maintenance loop each
+   * heartbeat. A slot whose acquire or release timed out is therefore gone from Redis at most one
+   * heartbeat after Redis answers again. Resolves with how many were confirmed now.
+   */
+  async retryReleases(): Promise<number> {
+    if (this.unreleased.size === 0) return 0;
+    const entries = [...this.unreleased];
+    const results = await inBatches(entries, BATCH, async ([field, [userKey, leaseId]]) => {
+      if (this.held.has(field) || this.pending.has(field)) return false;
+      await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+      if (this.unreleased.get(field)?.[1] === leaseId) this.unreleased.delete(field);
+      return true;
+    });
+    return results.filter(Boolean).length;
+  }
+
+  /** Releases waiting for Redis to confirm them. */
+  get unconfirmedReleases(): number {
+    return this.unreleased.size;
   }
 
   async count(userKey: string): Promise<number> {
@@ -100,6 +131,7 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
     await inBatches(stale, BATCH, async (field) => {
       const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
       await LEASE_RELEASE.run(commands, this.keysFor(userKey), [leaseId, field]);
+      this.unreleased.delete(field);
     });
     const written = await inBatches([...this.held], BATCH, ([field, [userKey, leaseId]]) =>
       LEASE_ACQUIRE.run(commands, this.keysFor(userKey), [leaseId, 0, this.nodeId, field, 1]));

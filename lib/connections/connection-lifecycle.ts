@@ -367,6 +367,11 @@ export class ConnectionLifecycle implements OnModuleDestroy, OnApplicationShutdo
     // Through a promise, so a store that throws synchronously still gives the slot back below.
     const granted = Promise.resolve().then(() => this.leases.acquire(key, id, this.options.connections.maxPerUser)).catch((error: unknown) => {
       this.failures.error('acquire', `connection lease store failed on acquire: ${describe(error)}`);
+      // The outcome is unknown: a store that timed out may still take the slot later (a Redis
+      // script runs once Redis gets to it). Released at once, idempotently, so it never stays.
+      this.leases.release(key, id).catch((releaseError: unknown) => {
+        this.failures.error('release', `connection lease store failed on release: ${describe(releaseError)}`);
+      });
       return null;
     });
     const lease: ConnectionLease = {
