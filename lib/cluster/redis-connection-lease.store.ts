@@ -43,6 +43,8 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
    * tick (each heartbeat) until Redis answers.
    */
   private readonly unreleased = new Map<string, readonly [string, string]>();
+  /** Acquires that failed or timed out: the script may still run, so their release must run whatever happens to the reply. */
+  private readonly uncertain = new Set<string>();
   /** Fail-open fallback: slots granted while Redis was unreachable, per process. */
   private fallback = new InMemoryConnectionLeaseStore();
   private lastReleaseError = 0;
@@ -62,9 +64,12 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
       if (granted) this.held.set(field, [userKey, leaseId]);
       return granted;
     } catch (error) {
+      this.uncertain.add(field);
       if (this.onUnavailable !== 'fail-open') throw error;
       const granted = await this.fallback.acquire(userKey, leaseId, max);
       if (granted) this.held.set(field, [userKey, leaseId]);
+      // Refused here: nobody will release it, yet the Redis script may still take the slot.
+      else void this.release(userKey, leaseId);
       return granted;
     } finally {
       this.pending.delete(field);
@@ -76,7 +81,10 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
     this.held.delete(field);
     await this.fallback.release(userKey, leaseId);
     try {
-      await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+      // Behind an acquire of unknown outcome (same connection, so it runs after it): EVAL, so it
+      // takes effect even if this call times out too.
+      if (this.uncertain.delete(field)) await LEASE_RELEASE.runOnce(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+      else await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
       this.unreleased.delete(field);
     } catch (error) {
       // Redis is unreachable or slow: the slot is gone here; the maintenance loop retries the

@@ -13,6 +13,14 @@ export class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /**
+   * EVAL, never EVALSHA: for a call that must take effect even if the caller stops waiting (a
+   * timed-out EVALSHA that finds the script unknown does nothing, and its EVAL retry is never sent).
+   */
+  async runOnce(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return client.eval(this.source, keys.length, ...keys, ...args);
+  }
+
   async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
