@@ -19,6 +19,7 @@ import { readModeration } from '../moderation/moderation-read.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
+import { ConnectRateLimiter } from '../throttling/connect-rate.limiter.js';
 import { flatString } from '../utils/flat-string.js';
 import { userKey } from '../utils/user-key.js';
 import { filterMissedPackets, recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
@@ -38,12 +39,16 @@ export type EngineGate = (req: IncomingMessage, callback: (err: string | null | 
 /**
  * The handshake, in order. Runs before a connection exists, on every namespace and transport:
  *  0. engine gate (first HTTP request): Origin for cookie-bearing and browser requests;
- *  1. one CONNECT at a time per namespace and connection (a second closes the connection);
+ *  1. every CONNECT charged to the address (`rateLimit.handshakesPerAddress`; a connection's
+ *     first is covered by its Engine.IO handshake); one CONNECT at a time per namespace and
+ *     connection (a second closes the connection); `rateLimit.refusedConnectsPerConnection`
+ *     refused CONNECTs close the connection;
  *  2. no credential in the query string;
  *  3. one credential, from `auth.token`, `Authorization: Bearer` or the cookie;
  *  4. Origin allowed for that credential;
  *  5. authenticate (JWT or the pluggable authenticator); not expired (plus grace);
- *  6. a recovered session (connection-state recovery) is this same user's;
+ *  6. a recovered session (connection-state recovery) is this same user's; the CONNECT is
+ *     charged to the user (`rateLimit.connectsPerUser`), before any store is asked;
  *  7. not banned; moderation permission override applied (from here until the socket opens, a
  *     moderation change of the user applied on this node makes step 11 read again);
  *  8. admit: per-user and per-process connection ceilings; the principal is attached
@@ -78,6 +83,7 @@ export class HandshakePipeline {
     private readonly metrics: SecurityMetrics,
     private readonly rooms: TenantRooms,
     private readonly epochs: ModerationEpochs,
+    private readonly connects: ConnectRateLimiter,
   ) {
     this.origins = new OriginPolicy(options.origins.allowed, options.origins.enforce);
   }
@@ -100,6 +106,12 @@ export class HandshakePipeline {
       const startedAt = performance.now();
       // Held by the adapter for a recovered session; sent at step 10 or dropped.
       const missed = takeMissedPackets(socket);
+      // 1. every CONNECT is charged to the address (the first one of a connection was paid by its handshake)
+      if (!this.connects.chargeAddress(socket)) {
+        next(this.refusal(socket, new HandshakeRefusedError(SecurityErrorCode.RATE_LIMITED)));
+        this.countRefusal(socket);
+        return;
+      }
       if (!this.beginConnect(socket)) {
         // Socket.IO would run both and connect two sockets on one namespace: protocol abuse.
         this.events.emit({ kind: 'handshake_refused', code: SecurityErrorCode.BAD_REQUEST, namespace: socket.nsp.name, address: socket.handshake.address });
@@ -120,6 +132,7 @@ export class HandshakePipeline {
           const refusal = this.refusal(socket, error);
           this.metrics.handshakeSettled(socket.nsp.name, refusal instanceof HandshakeRefusedError ? refusal.code : SecurityErrorCode.UNAUTHORIZED, startedAt);
           next(refusal);
+          this.countRefusal(socket);
         },
       );
     };
@@ -168,6 +181,8 @@ export class HandshakePipeline {
     const previousData = socket.recovered ? this.checkRecovery(socket, principal) : null;
     // Kept by the lease and session of this connection: stored flat.
     const key = flatString(userKey(principal.tenantId, principal.userId));
+    // 6b. the CONNECT is charged to the user, before any store is asked
+    if (!this.connects.chargeUser(principal, key)) throw new HandshakeRefusedError(SecurityErrorCode.RATE_LIMITED);
     const watch = this.epochs.watch(key);
     try {
       // 7. moderation
@@ -293,6 +308,13 @@ export class HandshakePipeline {
       socket.conn.off('close', onClose);
       closed.catch(() => undefined);
     }
+  }
+
+  /** A refused CONNECT; the connection closes once it has used up its refusals (after the refusal is sent). */
+  private countRefusal(socket: Socket): void {
+    if (!this.connects.refused(socket)) return;
+    // Socket.IO writes CONNECT_ERROR on the next tick; the close then flushes it first.
+    setImmediate(() => socket.conn.close());
   }
 
   private beginConnect(socket: Socket): boolean {

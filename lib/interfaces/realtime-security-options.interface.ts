@@ -236,6 +236,19 @@ export interface RateLimitOptions {
   handshakeWindowMs?: number;
   /** Addresses remembered at once (100..10,000,000); the least recently seen is forgotten first. @default 100000 */
   maxTrackedAddresses?: number;
+  /**
+   * Socket.IO CONNECTs one authenticated user may make per `handshakeWindowMs` on each node, as a
+   * token bucket (0..1,000,000); past it the CONNECT is refused `RATE_LIMITED` before any Redis
+   * call, which bounds the Redis traffic one user's connect churn causes. Every CONNECT (after a
+   * connection's first) is also charged to the address bucket of `handshakesPerAddress`. 0 turns
+   * the per-user limit off. @default 60
+   */
+  connectsPerUser?: number;
+  /**
+   * Refused CONNECTs one Engine.IO connection may get (1..100); the last one closes it, so a
+   * client guessing credentials pays a new handshake every few tries. @default 3
+   */
+  refusedConnectsPerConnection?: number;
 }
 
 /** A room Socket.IO restored to a recovered socket that is not a {@link TenantRooms} room. */

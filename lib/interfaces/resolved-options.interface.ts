@@ -79,6 +79,8 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly handshakesPerAddress: number;
     readonly handshakeWindowMs: number;
     readonly maxTrackedAddresses: number;
+    readonly connectsPerUser: number;
+    readonly refusedConnectsPerConnection: number;
   };
   readonly logSecurityEvents: boolean;
   readonly authorization: {

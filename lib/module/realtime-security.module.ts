@@ -21,6 +21,7 @@ import { PresenceStore } from '../interfaces/presence-store.interface.js';
 import { PresenceBroadcastService } from '../presence/presence-broadcast.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { HandshakeRateLimiter } from '../throttling/handshake-rate.limiter.js';
+import { ConnectRateLimiter } from '../throttling/connect-rate.limiter.js';
 import { OutboundBufferMonitor } from '../throttling/outbound-buffer.monitor.js';
 import { TransportLimits } from '../throttling/transport-limits.service.js';
 import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
@@ -88,6 +89,7 @@ import {
     WsThrottlerGuard,
     throttlerGuardProvider,
     HandshakeRateLimiter,
+    ConnectRateLimiter,
     OutboundBufferMonitor,
     TransportLimits,
     redisConnectionProvider,

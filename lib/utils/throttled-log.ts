@@ -4,6 +4,8 @@ import { Logger } from '@nestjs/common';
 export interface ThrottledLogTarget {
   error(message: string): void;
   warn(message: string): void;
+  /** Optional: `debug` lines are dropped by a target without it. */
+  debug?(message: string): void;
 }
 
 /** Default quiet interval between two lines of the same key. */
@@ -13,14 +15,18 @@ export const THROTTLED_LOG_INTERVAL_MS = 10_000;
 const MAX_KEYS = 256;
 
 interface KeyState {
-  last: number;
+  /** Start of the key's current interval. */
+  since: number;
+  /** Lines written in it. */
+  written: number;
   suppressed: number;
 }
 
 /**
  * Logs a failure that can repeat once per handshake or message (a store or authenticator down)
- * without flooding: at most one line per key per interval; the next line written for that key
- * says how many were suppressed in between. Internal: not exported from the package.
+ * without flooding: at most `burst` lines per key per interval (one by default); the next line
+ * written for that key says how many were suppressed in between. Internal: not exported from
+ * the package.
  */
 export class ThrottledLog {
   private readonly keys = new Map<string, KeyState>();
@@ -29,6 +35,7 @@ export class ThrottledLog {
     private readonly logger: ThrottledLogTarget = new Logger('RealtimeSecurity'),
     private readonly intervalMs: number = THROTTLED_LOG_INTERVAL_MS,
     private readonly now: () => number = Date.now,
+    private readonly burst: number = 1,
   ) {}
 
   /** Logs `message` as an error unless `key` logged within the interval. True when written. */
@@ -41,23 +48,32 @@ export class ThrottledLog {
     return this.write('warn', key, message);
   }
 
+  /** Logs `message` at debug level unless `key` used its lines of the interval. True when written. */
+  debug(key: string, message: string): boolean {
+    return this.write('debug', key, message);
+  }
+
   /** Forgets `key` (its next line is written at once); true when it had logged. */
   reset(key: string): boolean {
     return this.keys.delete(key);
   }
 
-  private write(level: 'error' | 'warn', key: string, message: string): boolean {
+  private write(level: 'error' | 'warn' | 'debug', key: string, message: string): boolean {
     const now = this.now();
-    const state = this.keys.get(key);
-    if (state !== undefined && now - state.last < this.intervalMs) {
+    let state = this.keys.get(key);
+    const inInterval = state !== undefined && now - state.since < this.intervalMs;
+    if (state !== undefined && inInterval && state.written >= this.burst) {
       state.suppressed += 1;
       return false;
     }
     const more = state !== undefined && state.suppressed > 0 ? ` (${state.suppressed} more since the last line)` : '';
+    if (state === undefined || !inInterval) state = { since: now, written: 0, suppressed: 0 };
+    state.written += 1;
+    state.suppressed = 0;
     this.keys.delete(key);
-    this.keys.set(key, { last: now, suppressed: 0 });
+    this.keys.set(key, state);
     if (this.keys.size > MAX_KEYS) this.keys.delete(this.keys.keys().next().value as string);
-    this.logger[level](`${message}${more}`);
+    this.logger[level]?.(`${message}${more}`);
     return true;
   }
 }
