@@ -32,6 +32,7 @@ export { SecureIoAdapter } from './adapters/secure-io.adapter.js';
 // The authenticated principal, and the helpers to read it
 export type { Principal } from './interfaces/principal.interface.js';
 export { userKey } from './utils/user-key.js';
+export { isIdentifier, MAX_IDENTIFIER_LENGTH } from './utils/identifier.js';
 
 // Decorators
 export { WsPrincipal } from './decorators/ws-principal.decorator.js';

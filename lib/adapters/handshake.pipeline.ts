@@ -21,6 +21,7 @@ import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-opt
 import { ThrottledLog } from '../utils/throttled-log.js';
 import { ConnectRateLimiter } from '../throttling/connect-rate.limiter.js';
 import { flatString } from '../utils/flat-string.js';
+import { isIdentifier } from '../utils/identifier.js';
 import { userKey } from '../utils/user-key.js';
 import { filterMissedPackets, recoveredIdentity, replayMissedPackets, resetRecoveredData, takeMissedPackets } from './session-recovery.js';
 
@@ -46,7 +47,8 @@ export type EngineGate = (req: IncomingMessage, callback: (err: string | null | 
  *  2. no credential in the query string;
  *  3. one credential, from `auth.token`, `Authorization: Bearer` or the cookie;
  *  4. Origin allowed for that credential;
- *  5. authenticate (JWT or the pluggable authenticator); not expired (plus grace);
+ *  5. authenticate (JWT or the pluggable authenticator); user and tenant ids follow the
+ *     identifier rule (`isIdentifier`); not expired (plus grace);
  *  6. a recovered session (connection-state recovery) is this same user's; the CONNECT is
  *     charged to the user (`rateLimit.connectsPerUser`), before any store is asked;
  *  7. not banned; moderation permission override applied (from here until the socket opens, a
@@ -271,6 +273,8 @@ export class HandshakePipeline {
     }
     if (principal === null) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
     if (!isPrincipal(principal)) throw new StepFailure('authenticator', 'returned a malformed principal');
+    // One identifier rule for every authenticator: an identity moderation could not name is refused.
+    if (!isIdentifier(principal.userId) || !isIdentifier(principal.tenantId)) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
     if (principal.expiresAt + this.options.tokens.graceMs <= Date.now()) throw new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED);
     return principal;
   }

@@ -5,6 +5,7 @@ import type { Principal } from '../interfaces/principal.interface.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
+import { isIdentifier } from '../utils/identifier.js';
 
 const MAX_CLAIM_LENGTH = 256;
 const MAX_PERMISSIONS = 512;
@@ -78,7 +79,8 @@ export class JwtAuthenticator implements RealtimeAuthenticator {
     const tenant = payload[this.config.tenantClaim];
     const perms = payload[this.config.permissionsClaim] ?? [];
     const permsValid = Array.isArray(perms) && perms.length <= MAX_PERMISSIONS && perms.every(boundedString);
-    if (!boundedString(sub) || !boundedString(tenant) || typeof exp !== 'number' || !Number.isFinite(exp) || !permsValid) {
+    // `sub` and tenant follow the identifier rule, so every accepted user can be moderated.
+    if (!isIdentifier(sub) || !isIdentifier(tenant) || typeof exp !== 'number' || !Number.isFinite(exp) || !permsValid) {
       throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
     }
     if (jti !== undefined && !boundedString(jti)) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);

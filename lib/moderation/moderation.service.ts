@@ -12,6 +12,7 @@ import { ModerationStore, type BanRecord } from '../interfaces/moderation-store.
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { SecurityEventKind } from '../interfaces/security-event.interface.js';
 import { userKey } from '../utils/user-key.js';
+import { isIdentifier } from '../utils/identifier.js';
 import { readModeration } from './moderation-read.js';
 import { ModerationEpochs } from './moderation-epochs.js';
 
@@ -216,10 +217,11 @@ export class ModerationService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+/** The identifier rule of the handshake: every id a handshake accepts is accepted here too. */
 function checkIds(method: string, tenantId: unknown, userId: unknown): void {
   for (const [name, value] of [['tenantId', tenantId], ['userId', userId]] as const) {
-    if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
-      throw new TypeError(`ModerationService.${method}: ${name} must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`);
+    if (!isIdentifier(value)) {
+      throw new TypeError(`ModerationService.${method}: ${name} must be a non-empty string of at most ${MAX_ID_LENGTH} characters without control or format characters.`);
     }
   }
 }

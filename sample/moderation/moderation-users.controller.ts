@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Delete, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { ModerationService } from '../../lib/index.js';
+import { isIdentifier, ModerationService } from '../../lib/index.js';
 import { BearerPermissionGuard, type AuthenticatedRequest } from './bearer-permission.guard.js';
 import { HttpPermission } from './http-permission.decorator.js';
 
@@ -10,9 +10,6 @@ export interface BanRequest {
   /** Why (for the operators' log, at most 500 characters). */
   reason?: string;
 }
-
-/** A user id as tokens carry it (`sub`): 1..256 printable characters, no controls. */
-const USER_ID = /^[^\p{Cc}\p{Cf}]{1,256}$/u;
 
 /**
  * `POST /moderation/users/:userId/disconnect`, `POST` and `DELETE /moderation/users/:userId/ban`
@@ -55,7 +52,8 @@ export class ModerationUsersController {
 }
 
 function checkUserId(userId: string): string {
-  if (typeof userId !== 'string' || !USER_ID.test(userId)) throw new BadRequestException('Invalid userId');
+  // The library's identifier rule, the one its handshake applies to `sub`: any user who can connect can be moderated.
+  if (!isIdentifier(userId)) throw new BadRequestException('Invalid userId');
   return userId;
 }
 
