@@ -55,6 +55,22 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /**
+ * Reads a cookie that must appear once: `'ambiguous'` when the header carries it more than once
+ * (a sibling subdomain or a path-scoped cookie planted beside the real one: which one is real
+ * cannot be told, so neither is used; a `__Host-` name prevents the planting).
+ */
+export function readSingleCookie(header: string | undefined, name: string): string | undefined | 'ambiguous' {
+  const first = readCookie(header, name);
+  if (first === undefined || header === undefined) return first;
+  let seen = 0;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name && ++seen > 1) return 'ambiguous';
+  }
+  return first;
+}
+
+/**
  * Picks the handshake credential: `auth.token`, then `Authorization: Bearer`, then the cookie.
  * Returns `null` when none is present; `'malformed'` when one is present but unusable.
  */
@@ -76,9 +92,9 @@ export function extractCredential(
     return { credential: match[1] as string, source: 'authorization-header' };
   }
   if (carriers.cookieName !== null) {
-    const cookie = readCookie(headers.cookie, carriers.cookieName);
+    const cookie = readSingleCookie(headers.cookie, carriers.cookieName);
     if (cookie !== undefined) {
-      if (cookie.length === 0 || cookie.length > MAX_CREDENTIAL_LENGTH) return 'malformed';
+      if (cookie === 'ambiguous' || cookie.length === 0 || cookie.length > MAX_CREDENTIAL_LENGTH) return 'malformed';
       return { credential: cookie, source: 'cookie' };
     }
   }

@@ -46,7 +46,12 @@ export interface CredentialOptions {
   authPayload?: boolean;
   /** Accept an `Authorization: Bearer <token>` header on the handshake request. @default true */
   authorizationHeader?: boolean;
-  /** Accept a cookie of this name (browsers). Needs `origins.allowed`. @default undefined (cookies ignored) */
+  /**
+   * Accept a cookie of this name (browsers). Needs `origins.allowed`. Prefer a `__Host-` name
+   * (e.g. `'__Host-rt_session'`, set with `Secure; Path=/` and no `Domain`): no sibling subdomain
+   * can then plant one. A handshake carrying the cookie twice is refused `UNAUTHORIZED`.
+   * @default undefined (cookies ignored)
+   */
   cookieName?: string;
 }
 
