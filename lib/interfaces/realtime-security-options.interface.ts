@@ -246,7 +246,7 @@ export interface RateLimitOptions {
    * token bucket (0..1,000,000); past it the CONNECT is refused `RATE_LIMITED` before any Redis
    * call, which bounds the Redis traffic one user's connect churn causes. Every CONNECT (after a
    * connection's first) is also charged to the address bucket of `handshakesPerAddress`. 0 turns
-   * the per-user limit off. @default 60
+   * the per-user limit off. @default 600
    */
   connectsPerUser?: number;
   /**

@@ -256,7 +256,7 @@ function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSec
     handshakesPerAddress: intInRange('rateLimit.handshakesPerAddress', rate.handshakesPerAddress, 0, 1_000_000, 600),
     handshakeWindowMs: intInRange('rateLimit.handshakeWindowMs', rate.handshakeWindowMs, 1000, 3_600_000, 60_000),
     maxTrackedAddresses: intInRange('rateLimit.maxTrackedAddresses', rate.maxTrackedAddresses, 100, 10_000_000, 100_000),
-    connectsPerUser: intInRange('rateLimit.connectsPerUser', rate.connectsPerUser, 0, 1_000_000, 60),
+    connectsPerUser: intInRange('rateLimit.connectsPerUser', rate.connectsPerUser, 0, 1_000_000, 600),
     refusedConnectsPerConnection: intInRange('rateLimit.refusedConnectsPerConnection', rate.refusedConnectsPerConnection, 1, 100, 3),
   });
 }

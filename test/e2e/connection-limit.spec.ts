@@ -60,15 +60,19 @@ class RecordingLeaseStore implements ConnectionLeaseStore {
     this.gate = null;
   }
 
-  /** Every granted lease was released exactly once, and nothing else was. */
+  /** Leases whose acquire threw: their outcome is unknown, so the lifecycle releases them too (idempotent). */
+  readonly failed = new Set<string>();
+
+  /** Every granted lease, and every lease whose acquire failed, was released exactly once; nothing else was. */
   expectBalanced(): void {
     expect([...this.releases.entries()].filter(([, n]) => n !== 1)).toEqual([]);
-    expect(new Set(this.releases.keys())).toEqual(new Set(this.granted.keys()));
+    expect(new Set(this.releases.keys())).toEqual(new Set([...this.granted.keys(), ...this.failed]));
     expect(this.inner.userCount).toBe(0);
   }
 
   reset(): void {
     this.granted.clear();
+    this.failed.clear();
     this.releases.clear();
   }
 }
@@ -427,8 +431,8 @@ describe('connection limit: every close path releases exactly one slot, exactly 
 
   it('a lease store that throws refuses with SERVICE_UNAVAILABLE and leaks nothing', async () => {
     // Rejecting, and throwing synchronously (a store that is not even async).
-    const rejecting = async (): Promise<boolean> => { throw new Error('store down'); };
-    const throwing = (): never => { throw new Error('store down'); };
+    const rejecting = async (_key: string, leaseId: string): Promise<boolean> => { store.failed.add(leaseId); throw new Error('store down'); };
+    const throwing = (_key: string, leaseId: string): never => { store.failed.add(leaseId); throw new Error('store down'); };
     for (const broken of [rejecting, throwing]) {
       store.acquire = broken;
       try {

@@ -11,6 +11,7 @@ describe('rateLimit and transport limit options', () => {
     expect(resolved.rateLimit).toEqual({
       messageLimit: 100, messageWindowMs: 10_000, strikes: 5, storage: null,
       handshakesPerAddress: 600, handshakeWindowMs: 60_000, maxTrackedAddresses: 100_000,
+      connectsPerUser: 600, refusedConnectsPerConnection: 3,
     });
     expect(resolved.transport).toMatchObject({ maxAttachments: 10, maxBufferedBytes: 1024 * 1024 });
   });
