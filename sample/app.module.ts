@@ -31,8 +31,9 @@ export class AppModule {
           presence: { broadcast: { namespaces: ['/chat'] }, rooms: { enabled: true, diff: { namespaces: ['/chat'] } } },
           // GET /chat/notifications: stream tickets unless STREAM_TICKETS=off.
           sse: { tickets: { enabled: config.streamTickets } },
-          // REDIS_URL switches on cluster mode; NODE_ID names this instance.
+          // REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster) switches on cluster mode; NODE_ID names this instance.
           ...(config.redisUrl !== null ? { redis: { url: config.redisUrl, nodeId: config.nodeId } } : {}),
+          ...(config.redisClusterNodes !== null ? { redis: { nodes: config.redisClusterNodes, nodeId: config.nodeId } } : {}),
         }),
       ],
       // The demo login is demo-only: DEMO_LOGIN=off removes its routes.

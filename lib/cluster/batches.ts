@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** Runs `task` over `items`, `size` at a time (ioredis pipelines each batch into few round trips). */
 export async function inBatches<T, R>(items: readonly T[], size: number, task: (item: T) => Promise<R>): Promise<R[]> {
@@ -15,7 +15,7 @@ export async function inBatches<T, R>(items: readonly T[], size: number, task: (
  * alive again); `true` once the scan is complete.
  */
 export async function everyHashFieldBatch(
-  commands: Pick<Redis, 'hscan'>,
+  commands: Pick<RedisClient, 'hscan'>,
   key: string,
   size: number,
   batch: (fields: string[]) => Promise<boolean>,

@@ -140,7 +140,9 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
     const redis = this.redis;
     if (redis === null || this.stopped || this.beats === 0) return;
     const reason = this.resyncReason;
-    if (reason !== null) {
+    // Another node reaping this one (it was presumed dead) releases slots a batch at a time: rebuild
+    // once it has stopped, so nothing it releases after the rebuild stays lost.
+    if (reason !== null && (await redis.commands.exists(redis.keys.reapLock(this.nodeId)).catch(() => 1)) === 0) {
       this.resyncReason = null;
       await this.resync(reason).catch((error: unknown) => {
         this.resyncReason ??= reason;
@@ -226,7 +228,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       return;
     }
     const { keys, commands } = redis;
-    if ((await NODE_FORGET.run(commands, [keys.nodeAlive(deadId), keys.nodeLeases(deadId), keys.nodePresence(deadId), keys.nodes()], [deadId])) === 1) {
+    if ((await NODE_FORGET.run(commands, [keys.nodeAlive(deadId), keys.nodes()], [deadId])) === 1) {
       await commands.del(keys.nodeRooms(deadId));
     }
     const report: ReapReport = Object.freeze({ nodeId: deadId, offline, roomLeaves, durationMs: Date.now() - started });
@@ -261,7 +263,7 @@ export class ClusterNodeService implements OnApplicationBootstrap, OnApplication
       await this.presenceStore.reapNode(this.nodeId, now, () => undefined);
     }
     if (this.leases instanceof RedisConnectionLeaseStore) await this.leases.reapNode(this.nodeId);
-    await NODE_FORGET.run(commands, [keys.nodeAlive(this.nodeId), keys.nodeLeases(this.nodeId), keys.nodePresence(this.nodeId), keys.nodes()], [this.nodeId]);
+    await NODE_FORGET.run(commands, [keys.nodeAlive(this.nodeId), keys.nodes()], [this.nodeId]);
     await commands.del(keys.nodeRooms(this.nodeId));
   }
 }

@@ -134,11 +134,13 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
    */
   async resync(): Promise<LeaseResyncResult> {
     const { commands, keys } = this.redis;
-    const indexed = await commands.hkeys(keys.nodeLeases(this.nodeId));
-    const stale = indexed.filter((field) => !this.held.has(field) && !this.pending.has(field));
-    await inBatches(stale, BATCH, async (field) => {
+    const indexed = (await Promise.all(keys.buckets.map(async (bucket) =>
+      (await commands.hkeys(keys.nodeLeases(this.nodeId, bucket))).map((field) => ({ bucket, field }))))).flat();
+    const stale = indexed.filter(({ field }) => !this.held.has(field) && !this.pending.has(field));
+    await inBatches(stale, BATCH, async ({ bucket, field }) => {
       const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
-      await LEASE_RELEASE.run(commands, this.keysFor(userKey), [leaseId, field]);
+      if (userKey === '' || keys.bucketOf(userKey) !== bucket) await commands.hdel(keys.nodeLeases(this.nodeId, bucket), field);
+      else await LEASE_RELEASE.run(commands, this.keysFor(userKey), [leaseId, field]);
       this.unreleased.delete(field);
     });
     const written = await inBatches([...this.held], BATCH, ([field, [userKey, leaseId]]) =>
@@ -148,24 +150,34 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
   }
 
   /**
-   * Releases every slot of a dead node, a batch at a time; stops (returning `false`) as soon as
-   * that node turns out to be alive again.
+   * Releases every slot of a dead node, bucket by bucket, a batch at a time; stops (returning
+   * `false`) as soon as that node turns out to be alive again (checked before each batch: the
+   * alive key lives in another slot of a cluster, so no script can check it).
    */
   async reapNode(deadNodeId: string): Promise<boolean> {
     const { commands, keys } = this.redis;
-    const index = keys.nodeLeases(deadNodeId);
     const alive = keys.nodeAlive(deadNodeId);
-    return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
-      const results = await Promise.all(fields.map((field) => {
-        const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
-        return LEASE_REAP.run(commands, [keys.userLeases(userKey), index, alive], [leaseId, field, deadNodeId]);
-      }));
-      return !results.includes(-1);
-    });
+    const stillDead = async () => (await commands.exists(alive)) === 0;
+    if (!(await stillDead())) return false;
+    const complete = await Promise.all(keys.buckets.map((bucket) => {
+      const index = keys.nodeLeases(deadNodeId, bucket);
+      return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
+        if (!(await stillDead())) return false;
+        await Promise.all(fields.map((field) => {
+          const [userKey, leaseId] = parseField(field, 2) ?? ['', ''];
+          // A damaged field, or one filed under the wrong bucket, names no slot here: drop it from the index.
+          if (userKey === '' || keys.bucketOf(userKey) !== bucket) return commands.hdel(index, field);
+          return LEASE_REAP.run(commands, [keys.userLeases(userKey), index], [leaseId, field, deadNodeId]);
+        }));
+        return true;
+      });
+    }));
+    return complete.every(Boolean) && (await stillDead());
   }
 
   private keysFor(userKey: string): string[] {
-    return [this.redis.keys.userLeases(userKey), this.redis.keys.nodeLeases(this.nodeId)];
+    const { keys } = this.redis;
+    return [keys.userLeases(userKey), keys.nodeLeases(this.nodeId, keys.bucketOf(userKey))];
   }
 }
 

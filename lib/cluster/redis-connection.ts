@@ -1,12 +1,15 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ResolvedRedisOptions } from '../interfaces/resolved-options.interface.js';
 import { RedisErrorLog } from './redis-error-log.js';
 import { RedisKeys } from './redis-keys.js';
 
 /** What `@socket.io/redis-adapter` builds: the `adapter` server option. */
-export type SocketIoAdapterFactory = ReturnType<typeof createAdapter>;
+export type SocketIoAdapterFactory = ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
+
+/** A connection of the library: to one Redis, or to a Redis Cluster (routing each command by its key's slot). */
+export type RedisClient = Redis | Cluster;
 
 type ConnectionRole = 'commands' | 'bus-reader' | 'adapter-pub' | 'adapter-sub';
 
@@ -14,19 +17,21 @@ type ConnectionRole = 'commands' | 'bus-reader' | 'adapter-pub' | 'adapter-sub';
 const QUIT_MS = 1000;
 
 /**
- * The library's Redis connections, all opened from one URL or by `duplicate()` of the client
- * the app passed (which is never closed here):
+ * The library's Redis connections, all opened from one URL, from the seed nodes of a Redis
+ * Cluster, or by `duplicate()` of the client (a `Redis` or a `Cluster`) the app passed (which is
+ * never closed here):
  * - `commands`: stores, heartbeats, bus writes. No offline queue and a command timeout, so
  *   while Redis is unreachable a call fails at once (a handshake is refused, never left hanging);
  * - `reader`: the blocking reads of the cross-node bus;
- * - two for `@socket.io/redis-adapter` (pub/sub), created on first use.
+ * - two for `@socket.io/redis-adapter`, created on first use: pub/sub on a single Redis, the
+ *   sharded adapter (SPUBLISH/SSUBSCRIBE, one subscriber per master) on a cluster.
  * Every client has an `error` listener (rate-limited, credential-free log lines), reconnects by
  * itself forever (backoff capped at 2 s), and is closed at application shutdown, after the
  * services that use it have cleaned up.
  */
 export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new RedisErrorLog();
-  private readonly clients = new Map<ConnectionRole, Redis>();
+  private readonly clients = new Map<ConnectionRole, RedisClient>();
   private readonly reconnectListeners = new Set<() => void>();
   private readonly failureListeners = new Set<(error: unknown) => void>();
   private failuresWatched = false;
@@ -34,11 +39,14 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private closed = false;
 
   readonly keys: RedisKeys;
-  readonly commands: Redis;
-  readonly reader: Redis;
+  readonly commands: RedisClient;
+  readonly reader: RedisClient;
+  /** True on a Redis Cluster. */
+  readonly cluster: boolean;
 
   constructor(readonly settings: ResolvedRedisOptions, private readonly nodeId: string = settings.nodeName) {
     this.keys = new RedisKeys(settings.keyPrefix);
+    this.cluster = settings.nodes !== null || isCluster(settings.client);
     const timeouts: RedisOptions = { commandTimeout: settings.commandTimeoutMs, connectTimeout: Math.max(1000, settings.commandTimeoutMs) };
     this.commands = this.open('commands', { ...timeouts, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     // Blocking reads: no command timeout (the block itself is bounded), fail fast while down.
@@ -106,15 +114,18 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /** The Socket.IO adapter over Redis pub/sub (broadcasts, rooms and `disconnectSockets()` across nodes). */
   socketIoAdapter(): SocketIoAdapterFactory {
     if (this.adapter === undefined) {
-      // The subscriber keeps its subscriptions across reconnects (queued until connected).
-      const sub = this.open('adapter-sub', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+      // The subscriber keeps its subscriptions across reconnects (queued until connected); on a
+      // cluster, one sharded subscriber per master follows the slots through failovers.
+      const sub = this.open('adapter-sub', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }, { shardedSubscribers: true });
       // Broadcasts while Redis is down are dropped (logged), never queued without bound.
       const pub = this.open('adapter-pub', { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: this.settings.commandTimeoutMs });
       // The adapter does not handle a rejected publish/subscribe: catch them here, so an outage
       // can never become an unhandled rejection that ends the process.
-      contain(pub, ['publish'], (error) => this.log.error('adapter-pub', error));
-      contain(sub, ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'], (error) => this.log.error('adapter-sub', error));
-      this.adapter = createAdapter(pub, sub, { key: this.keys.socketIo() });
+      contain(pub, ['publish', 'spublish'], (error) => this.log.error('adapter-pub', error));
+      contain(sub, ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe'], (error) => this.log.error('adapter-sub', error));
+      this.adapter = this.cluster
+        ? createShardedAdapter(pub, sub, { channelPrefix: this.keys.socketIo() })
+        : createAdapter(pub, sub, { key: this.keys.socketIo() });
     }
     return this.adapter;
   }
@@ -126,7 +137,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     await Promise.all([...this.clients.values()].map((client) => quit(client)));
   }
 
-  private open(role: ConnectionRole, overrides: RedisOptions): Redis {
+  private open(role: ConnectionRole, overrides: RedisOptions, clusterOverrides: ClusterOptions = {}): RedisClient {
     const options: RedisOptions = {
       ...overrides,
       // Visible in CLIENT LIST, so operators (and tests) can tell the connections apart.
@@ -134,8 +145,30 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       retryStrategy: (times: number) => (this.closed ? null : Math.min(50 * 2 ** Math.min(times, 6), 2000)),
       reconnectOnError: () => false,
     };
-    const { url, client: given } = this.settings;
-    const client: Redis = given !== null ? (given.duplicate(options) as Redis) : new Redis(url as string, options);
+    const { url, client: given, nodes } = this.settings;
+    let client: RedisClient;
+    if (nodes !== null || isCluster(given)) {
+      const { enableOfflineQueue, retryStrategy, ...redisOptions } = options;
+      const clusterOptions: ClusterOptions = {
+        ...clusterOverrides,
+        enableOfflineQueue,
+        // While a master is failing over, a command is retried a few times (its slot moves to the
+        // promoted replica), then fails like an outage: a handshake is refused, never left hanging.
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        maxRedirections: 8,
+        slotsRefreshInterval: 2000,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions,
+      };
+      client = isCluster(given) ? given.duplicate(undefined, clusterOptions) : new Cluster((nodes ?? []).map((n) => ({ ...n })), clusterOptions);
+      client.on('node error', (error: unknown) => {
+        if (!this.closed) this.log.error(role, error);
+      });
+    } else {
+      client = given !== null ? (given.duplicate(options) as Redis) : new Redis(url as string, options);
+    }
     client.on('error', (error: unknown) => {
       if (!this.closed) this.log.error(role, error);
     });
@@ -145,8 +178,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** True for an ioredis `Cluster` (it says so itself). */
+export function isCluster(client: unknown): client is Cluster {
+  return client instanceof Cluster || (typeof client === 'object' && client !== null && (client as { isCluster?: unknown }).isCluster === true);
+}
+
 /** Replaces `methods` of `client` by versions whose rejections go to `onError` (resolving `undefined`). */
-function contain(client: Redis, methods: readonly string[], onError: (error: unknown) => void): void {
+function contain(client: RedisClient, methods: readonly string[], onError: (error: unknown) => void): void {
   const target = client as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const method of methods) {
     const original = target[method].bind(client);
@@ -157,7 +195,7 @@ function contain(client: Redis, methods: readonly string[], onError: (error: unk
   }
 }
 
-async function quit(client: Redis): Promise<void> {
+async function quit(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   let timer: NodeJS.Timeout | undefined;
   try {

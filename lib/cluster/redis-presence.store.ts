@@ -91,12 +91,17 @@ export class RedisPresenceStore implements PresenceStore, RoomPresenceStore {
   }
 
   async listOnline(tenantId: string, after: string | null, limit: number): Promise<readonly PresenceRecord[]> {
+    const { commands, keys } = this.redis;
     const page: PresenceRecord[] = [];
     let cursor = after;
-    // Users leaving between the two reads are skipped; read on so a page is full while more exist.
+    // The tenant's online users are spread over one sorted set per bucket: take the next `want`
+    // ids of each (pipelined) and merge them in byte order. Users leaving between the two reads
+    // are skipped; read on so a page is full while more exist.
     while (limit > 0 && page.length < limit) {
       const want = limit - page.length;
-      const ids = await this.redis.commands.zrangebylex(this.redis.keys.presenceOnline(tenantId), cursor === null ? '-' : `(${cursor}`, '+', 'LIMIT', 0, want);
+      const start = cursor === null ? '-' : `(${cursor}`;
+      const perBucket = await Promise.all(keys.buckets.map((bucket) => commands.zrangebylex(keys.presenceOnline(tenantId, bucket), start, '+', 'LIMIT', 0, want)));
+      const ids = perBucket.flat().sort(compareBytes).slice(0, want);
       if (ids.length === 0) break;
       const records = await Promise.all(ids.map((id) => this.get(tenantId, id)));
       for (const record of records) if (record?.status === 'online') page.push(record);
@@ -107,7 +112,9 @@ export class RedisPresenceStore implements PresenceStore, RoomPresenceStore {
   }
 
   async countOnline(tenantId: string): Promise<number> {
-    return this.redis.commands.zcard(this.redis.keys.presenceOnline(tenantId));
+    const { commands, keys } = this.redis;
+    const counts = await Promise.all(keys.buckets.map((bucket) => commands.zcard(keys.presenceOnline(tenantId, bucket))));
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
   async setPreference(tenantId: string, userId: string, preference: string | null): Promise<void> {
@@ -276,11 +283,16 @@ export class RedisPresenceStore implements PresenceStore, RoomPresenceStore {
    */
   async resync(now: number): Promise<PresenceTransition[]> {
     const { commands, keys } = this.redis;
-    const indexed = await commands.hkeys(keys.nodePresence(this.nodeId));
+    const indexed = (await Promise.all(keys.buckets.map(async (bucket) =>
+      (await commands.hkeys(keys.nodePresence(this.nodeId, bucket))).map((field) => ({ bucket, field }))))).flat();
     const changes: PresenceTransition[] = [];
-    const stale = indexed.filter((field) => !this.local.has(field));
-    await inBatches(stale, BATCH, async (field) => {
+    const stale = indexed.filter(({ field }) => !this.local.has(field));
+    await inBatches(stale, BATCH, async ({ bucket, field }) => {
       const [tenantId, userId, leaseId] = parseField(field, 3) ?? ['', '', ''];
+      if (tenantId === '' || keys.bucketOf(userKey(tenantId, userId)) !== bucket) {
+        await commands.hdel(keys.nodePresence(this.nodeId, bucket), field);
+        return;
+      }
       const reply = await PRESENCE_CLOSE.run(commands, this.keysFor({ tenantId, userId, leaseId, nodeId: this.nodeId }), [leaseId, now, '', userId, field, this.offlineTtl]);
       const change = transition(tenantId, userId, reply);
       if (change.change === 'offline') changes.push(change);
@@ -296,34 +308,51 @@ export class RedisPresenceStore implements PresenceStore, RoomPresenceStore {
   }
 
   /**
-   * Closes every connection of a dead node, a batch at a time, with `lastSeen` = `lastSeen`
-   * (the node's last heartbeat). Calls `onChange` for each user who went offline. Stops,
-   * returning `false`, as soon as that node turns out to be alive again.
+   * Closes every connection of a dead node, bucket by bucket, a batch at a time, with `lastSeen`
+   * = `lastSeen` (the node's last heartbeat). Calls `onChange` for each user who went offline.
+   * Stops, returning `false`, as soon as that node turns out to be alive again (checked before
+   * each batch: its alive key lives in another slot of a cluster).
    */
   async reapNode(deadNodeId: string, lastSeen: number, onChange: (change: PresenceTransition) => void): Promise<boolean> {
     const { commands, keys } = this.redis;
-    const index = keys.nodePresence(deadNodeId);
     const alive = keys.nodeAlive(deadNodeId);
-    return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
-      const replies = await Promise.all(fields.map(async (field) => {
-        const [tenantId, userId, leaseId] = parseField(field, 3) ?? ['', '', ''];
-        const key = userKey(tenantId, userId);
-        const reply = await PRESENCE_REAP.run(commands, [
-          keys.presenceConnections(key), keys.presenceRecord(key), keys.presenceOnline(tenantId), index, alive,
-        ], [leaseId, lastSeen, deadNodeId, userId, field, this.offlineTtl]);
-        return reply === -1 ? null : transition(tenantId, userId, reply);
-      }));
-      if (replies.includes(null)) return false;
-      for (const change of replies) if (change !== null && change.change === 'offline') onChange(change);
-      return true;
-    });
+    const stillDead = async () => (await commands.exists(alive)) === 0;
+    if (!(await stillDead())) return false;
+    const complete = await Promise.all(keys.buckets.map((bucket) => {
+      const index = keys.nodePresence(deadNodeId, bucket);
+      return everyHashFieldBatch(commands, index, BATCH, async (fields) => {
+        if (!(await stillDead())) return false;
+        const replies = await Promise.all(fields.map(async (field) => {
+          const [tenantId, userId, leaseId] = parseField(field, 3) ?? ['', '', ''];
+          const key = userKey(tenantId, userId);
+          // A damaged field, or one filed under the wrong bucket, names no connection here: drop it.
+          if (tenantId === '' || keys.bucketOf(key) !== bucket) {
+            await commands.hdel(index, field);
+            return null;
+          }
+          const reply = await PRESENCE_REAP.run(commands, [
+            keys.presenceConnections(key), keys.presenceRecord(key), keys.presenceOnline(tenantId, bucket), index,
+          ], [leaseId, lastSeen, deadNodeId, userId, field, this.offlineTtl]);
+          return transition(tenantId, userId, reply);
+        }));
+        for (const change of replies) if (change !== null && change.change === 'offline') onChange(change);
+        return true;
+      });
+    }));
+    return complete.every(Boolean) && (await stillDead());
   }
 
   private keysFor(connection: PresenceConnection): string[] {
     const key = userKey(connection.tenantId, connection.userId);
     const { keys } = this.redis;
-    return [keys.presenceConnections(key), keys.presenceRecord(key), keys.presenceOnline(connection.tenantId), keys.nodePresence(connection.nodeId)];
+    const bucket = keys.bucketOf(key);
+    return [keys.presenceConnections(key), keys.presenceRecord(key), keys.presenceOnline(connection.tenantId, bucket), keys.nodePresence(connection.nodeId, bucket)];
   }
+}
+
+/** Byte order of UTF-8, as Redis orders sorted-set members of equal score. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function presenceField(connection: PresenceConnection): string {

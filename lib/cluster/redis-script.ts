@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { isErrorLike } from './redis-error-log.js';
 
 /**
@@ -17,11 +17,11 @@ export class RedisScript {
    * EVAL, never EVALSHA: for a call that must take effect even if the caller stops waiting (a
    * timed-out EVALSHA that finds the script unknown does nothing, and its EVAL retry is never sent).
    */
-  async runOnce(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async runOnce(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     return client.eval(this.source, keys.length, ...keys, ...args);
   }
 
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {

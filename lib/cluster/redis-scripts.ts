@@ -2,7 +2,8 @@ import { RedisScript } from './redis-script.js';
 
 /**
  * The Lua scripts of the Redis stores, each one atomic round trip. Every key is declared in
- * KEYS; every identifier (user key, lease id, tenant, user id, node id) arrives in ARGV.
+ * KEYS; every identifier (user key, lease id, tenant, user id, node id) arrives in ARGV. The keys
+ * of one call always share a hash tag (see `RedisKeys`), so every script runs on a Redis Cluster.
  */
 
 /**
@@ -32,12 +33,12 @@ return 1
 `);
 
 /**
- * Release a dead node's slot, unless the node is alive again.
- * KEYS: user leases, dead node's leases, dead node's alive key. ARGV: lease id, node-index field, dead node id.
- * Returns -1 when the node is alive (stop reaping), 1 otherwise.
+ * Release a dead node's slot (only if the slot is still that node's). The caller checks that the
+ * node is still dead before each batch: its alive key lives in another slot of a cluster.
+ * KEYS: user leases, dead node's leases (the user's bucket). ARGV: lease id, node-index field, dead node id.
+ * Returns 1.
  */
 export const LEASE_REAP = new RedisScript(`
-if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 redis.call('HDEL', KEYS[2], ARGV[2])
 return 1
@@ -90,12 +91,11 @@ end
 export const PRESENCE_CLOSE = new RedisScript(`${PRESENCE_DROP}${PRESENCE_RECORD}`);
 
 /**
- * Close a dead node's connection, unless the node is alive again.
- * KEYS: as PRESENCE_CLOSE, plus the dead node's alive key. ARGV: as PRESENCE_CLOSE, ARGV[3] the dead node id.
- * Returns -1 when the node is alive, else as PRESENCE_CLOSE.
+ * Close a dead node's connection (only if the connection is still that node's). The caller checks
+ * that the node is still dead before each batch (its alive key lives in another slot).
+ * KEYS: as PRESENCE_CLOSE. ARGV: as PRESENCE_CLOSE, ARGV[3] the dead node id. Returns as PRESENCE_CLOSE.
  */
 export const PRESENCE_REAP = new RedisScript(`
-if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
 local owner = redis.call('HGET', KEYS[1], ARGV[1])
 if owner and owner ~= ARGV[3] then
   redis.call('HDEL', KEYS[4], ARGV[5])
@@ -176,13 +176,12 @@ return existed
 `);
 
 /**
- * Forget a reaped node, unless it came back. KEYS: alive key, node leases, node presence, nodes hash.
- * ARGV: node id. Returns 1 when forgotten.
+ * Forget a reaped node, unless it came back (its per-bucket indexes are empty once reaped).
+ * KEYS: alive key, nodes hash (both `{nodes}`). ARGV: node id. Returns 1 when forgotten.
  */
 export const NODE_FORGET = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
-redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `);
 

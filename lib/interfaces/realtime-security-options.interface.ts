@@ -6,7 +6,7 @@ import type { ConnectionLeaseStore } from './connection-lease-store.interface.js
 import type { PresenceStore, RoomMemberMeta } from './presence-store.interface.js';
 import type { Principal } from './principal.interface.js';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { MeterProvider } from '@opentelemetry/api';
 
 /** JWT algorithms that may be pinned. `none` is deliberately absent. */
@@ -309,15 +309,25 @@ export interface AuthorizationOptions {
  */
 export type RedisUnavailablePolicy = 'fail-closed' | 'fail-open';
 
-/** Cluster mode: every guarantee holds across all nodes sharing one Redis (standalone or Sentinel; not Redis Cluster). */
+/**
+ * Cluster mode: every guarantee holds across all nodes sharing one Redis (standalone or Sentinel)
+ * or one sharded Redis Cluster (Redis 7+; broadcasts then use sharded pub/sub).
+ */
 export interface RedisClusterOptions {
-  /** `redis://[:password@]host:port[/db]` (`rediss://` for TLS). One of `url` or `client` is required. @default undefined */
+  /** `redis://[:password@]host:port[/db]` (`rediss://` for TLS). Exactly one of `url`, `nodes` or `client` is required. @default undefined */
   url?: string;
   /**
-   * An ioredis client whose connection settings are reused: the library opens its own
-   * connections with `client.duplicate()` and never closes this one. @default undefined
+   * Seed nodes of a Redis Cluster (7+), as `host:port` (1..64 of them; the rest of the cluster is
+   * discovered from them). For a password or TLS, pass your own `Cluster` as `client`.
+   * @default undefined
    */
-  client?: Redis;
+  nodes?: readonly string[];
+  /**
+   * An ioredis client whose connection settings are reused: a `Redis` (one instance) or a
+   * `Cluster` (Redis Cluster). The library opens its own connections with `client.duplicate()`
+   * and never closes this one. @default undefined
+   */
+  client?: Redis | Cluster;
   /** Prefix of every key, stream and channel (1..64 characters, no spaces, `{}` or `*?[]`). @default 'rts:' */
   keyPrefix?: string;
   /**

@@ -1,6 +1,6 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import type { Type } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { RealtimeAuthenticator } from './authenticator.interface.js';
 import type { PermissionResolver } from './permission-resolver.interface.js';
@@ -103,7 +103,9 @@ export interface ResolvedRealtimeSecurityOptions {
 /** Cluster-mode options after validation. Internal. */
 export interface ResolvedRedisOptions {
   readonly url: string | null;
-  readonly client: Redis | null;
+  /** Seed nodes of a Redis Cluster. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[] | null;
+  readonly client: Redis | Cluster | null;
   readonly keyPrefix: string;
   /** The process's name as configured (the node id adds a per-start suffix). */
   readonly nodeName: string;

@@ -264,16 +264,33 @@ function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSec
 const KEY_PREFIX = /^[^\s{}*?[\]]{1,64}$/;
 const NODE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 
+const SEED = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]{1,253})):(\d{1,5})$/;
+
+/** `host:port` seeds of a Redis Cluster (`[v6]:port` for IPv6). */
+function resolveSeeds(nodes: unknown): readonly { host: string; port: number }[] {
+  const fix = "Write them as ['10.0.0.1:7000', 'redis-2.internal:7000'] (1..64 entries).";
+  if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > 64) throw new Invalid('redis.nodes', 'must be a list of 1..64 host:port seeds', fix);
+  return Object.freeze(nodes.map((node: unknown, i) => {
+    const match = typeof node === 'string' ? SEED.exec(node) : null;
+    const port = match === null ? NaN : Number(match[3]);
+    // Never echo the entry: a mistyped one may be a URL with a password.
+    if (match === null || !(port >= 1 && port <= 65535)) throw new Invalid(`redis.nodes[${i}]`, 'is not host:port', fix);
+    return Object.freeze({ host: (match[1] ?? match[2]) as string, port });
+  }));
+}
+
 function resolveRedis(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['redis'] {
   const redis = options.redis;
   if (redis === undefined || redis === null) return null;
   if (typeof redis !== 'object') {
-    throw new Invalid('redis', 'must be an object', "Pass `{ url: 'redis://127.0.0.1:6379' }` (or `{ client }`), or leave it out for single-node mode.");
+    throw new Invalid('redis', 'must be an object', "Pass `{ url: 'redis://127.0.0.1:6379' }` (or `{ nodes }` of a Redis Cluster, or `{ client }`), or leave it out for single-node mode.");
   }
-  const { url, client } = redis;
-  if ((url === undefined) === (client === undefined)) {
-    throw new Invalid('redis', 'needs exactly one of `url` and `client`', "Pass `url: 'redis://host:6379'` or an ioredis `client`, not both.");
+  const { url, client, nodes } = redis;
+  if ([url, client, nodes].filter((v) => v !== undefined).length !== 1) {
+    throw new Invalid('redis', 'needs exactly one of `url`, `nodes` and `client`',
+      "Pass `url: 'redis://host:6379'` (one Redis), `nodes: ['host:7000', …]` (a Redis Cluster) or an ioredis `client` (`Redis` or `Cluster`).");
   }
+  const seeds = nodes === undefined ? null : resolveSeeds(nodes);
   if (url !== undefined) {
     let protocol: string | null = null;
     try {
@@ -287,7 +304,7 @@ function resolveRedis(options: RealtimeSecurityOptions): ResolvedRealtimeSecurit
     }
   }
   if (client !== undefined && (client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {
-    throw new Invalid('redis.client', 'is not an ioredis client', "Pass `new Redis(...)` from 'ioredis', or use `url`.");
+    throw new Invalid('redis.client', 'is not an ioredis client', "Pass `new Redis(...)` or `new Cluster([...])` from 'ioredis', or use `url` or `nodes`.");
   }
   const keyPrefix = redis.keyPrefix ?? 'rts:';
   if (typeof keyPrefix !== 'string' || !KEY_PREFIX.test(keyPrefix)) {
@@ -309,6 +326,7 @@ function resolveRedis(options: RealtimeSecurityOptions): ResolvedRealtimeSecurit
   }
   return Object.freeze({
     url: url ?? null,
+    nodes: seeds,
     client: client ?? null,
     keyPrefix,
     nodeName,

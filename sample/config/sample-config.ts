@@ -11,6 +11,8 @@ export interface SampleConfig {
   readonly allowedOrigins: string[];
   readonly maxConnectionsPerUser: number;
   readonly redisUrl: string | null;
+  /** `REDIS_CLUSTER_NODES`: `host:port` seeds of a Redis Cluster (cluster mode on it instead of `REDIS_URL`). */
+  readonly redisClusterNodes: string[] | null;
   readonly nodeId: string;
   readonly messageRatePerUser: number;
   readonly handshakeRatePerAddress: number;
@@ -39,6 +41,9 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
   const origins = env.ALLOWED_ORIGINS && env.ALLOWED_ORIGINS.trim().length > 0
     ? env.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
     : null;
+  if (env.REDIS_URL && env.REDIS_URL.length > 0 && listFromEnv(env, 'REDIS_CLUSTER_NODES') !== null) {
+    throw new Error('Set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both.');
+  }
   return {
     port,
     host,
@@ -48,6 +53,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     allowedOrigins: origins ?? [],
     maxConnectionsPerUser: intFromEnv(env, 'MAX_CONNECTIONS_PER_USER', 3, 1, 10),
     redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
+    redisClusterNodes: listFromEnv(env, 'REDIS_CLUSTER_NODES'),
     nodeId: env.NODE_ID && env.NODE_ID.length > 0 ? env.NODE_ID : `${hostname()}-${process.pid}`,
     messageRatePerUser: intFromEnv(env, 'MESSAGE_RATE_PER_USER', 100, 1, 1_000_000),
     handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
@@ -55,6 +61,11 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     metricsPort: intFromEnv(env, 'METRICS_PORT', 9464, 0, 65535),
     streamTickets: switchFromEnv(env, 'STREAM_TICKETS', true),
   };
+}
+
+function listFromEnv(env: NodeJS.ProcessEnv, name: string): string[] | null {
+  const items = (env[name] ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  return items.length > 0 ? items : null;
 }
 
 function switchFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {

@@ -3,17 +3,20 @@ import type { RedisConnection } from '../../lib/cluster/redis-connection.js';
 import { RedisModerationStore } from '../../lib/cluster/redis-moderation.store.js';
 import { RedisPresenceStore } from '../../lib/cluster/redis-presence.store.js';
 import { RedisThrottlerStorage } from '../../lib/cluster/redis-throttler.storage.js';
-import { deleteKeys, openConnection, plainClient, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeys, openConnection, releaseTestRedis, testRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { describeConnectionLeaseStoreContract } from './connection-lease-store.contract.js';
 import { describePresenceStoreContract, describeRoomPresenceStoreContract } from './presence-store.contract.js';
 
-/** The shared store contracts, and the Redis-only behaviour (reaping, rebuilding, moderation, throttling), on a real Redis. */
-let url: string;
+/**
+ * The shared store contracts, and the Redis-only behaviour (reaping, rebuilding, moderation,
+ * throttling), on a real Redis; `stores.redis.sharded.spec.ts` runs this file on a real Redis Cluster.
+ */
+let url: TestRedis;
 let prefix: string;
 let connection: RedisConnection;
 
 beforeAll(async () => {
-  url = await testRedisUrl();
+  url = await testRedis();
   prefix = uniquePrefix('stores');
   connection = await openConnection(url, prefix);
 });
@@ -49,7 +52,7 @@ describe('Redis connection leases across nodes', () => {
     await connection.commands.del(connection.keys.nodeAlive('dead-1'));
     expect(await live.reapNode('dead-1')).toBe(true);
     expect(await live.count('t/reap')).toBe(1);
-    expect(await connection.commands.hlen(connection.keys.nodeLeases('dead-1'))).toBe(0);
+    expect(await connection.commands.hlen(connection.keys.nodeLeases('dead-1', connection.keys.bucketOf('t/reap')))).toBe(0);
   });
 
   it('rebuilds its own slots after a flush, and drops the ones whose release never reached Redis', async () => {
@@ -60,7 +63,7 @@ describe('Redis connection leases across nodes', () => {
     await connection.commands.hdel(connection.keys.userLeases('t/resync'), 'keep');
     await store.release('t/resync', 'gone');
     await connection.commands.hset(connection.keys.userLeases('t/resync'), 'gone', 'resync-1');
-    await connection.commands.hset(connection.keys.nodeLeases('resync-1'), JSON.stringify(['t/resync', 'gone']), '1');
+    await connection.commands.hset(connection.keys.nodeLeases('resync-1', connection.keys.bucketOf('t/resync')), JSON.stringify(['t/resync', 'gone']), '1');
     expect(await store.resync()).toEqual({ restored: 1, removed: 1 });
     expect(await connection.commands.hkeys(connection.keys.userLeases('t/resync'))).toEqual(['keep']);
   });
@@ -86,7 +89,9 @@ describe('Redis presence across nodes', () => {
     const store = new RedisPresenceStore(connection, 'p-resync');
     await store.connectionOpened({ tenantId: 'rs', userId: 'u1', leaseId: 'l1', nodeId: 'p-resync' }, 1000);
     const key = encodeURIComponent('rs') + '/' + encodeURIComponent('u1');
-    await connection.commands.del(connection.keys.presenceConnections(key), connection.keys.presenceRecord(key), connection.keys.presenceOnline('rs'), connection.keys.nodePresence('p-resync'));
+    const bucket = connection.keys.bucketOf(key);
+    // All four share the user's hash tag: one DEL, even on a cluster.
+    await connection.commands.del(connection.keys.presenceConnections(key), connection.keys.presenceRecord(key), connection.keys.presenceOnline('rs', bucket), connection.keys.nodePresence('p-resync', bucket));
     expect(await store.get('rs', 'u1')).toBeNull();
     expect(await store.resync(5000)).toEqual([]);
     expect(await store.get('rs', 'u1')).toMatchObject({ status: 'online', connections: 1, since: 1000 });
@@ -94,7 +99,7 @@ describe('Redis presence across nodes', () => {
     await connection.commands.hdel(connection.keys.presenceConnections(key), 'l1');
     await store.connectionClosed({ tenantId: 'rs', userId: 'u1', leaseId: 'l1', nodeId: 'p-resync' }, 6000);
     await connection.commands.hset(connection.keys.presenceConnections(key), 'l1', 'p-resync');
-    await connection.commands.hset(connection.keys.nodePresence('p-resync'), JSON.stringify(['rs', 'u1', 'l1']), '1');
+    await connection.commands.hset(connection.keys.nodePresence('p-resync', bucket), JSON.stringify(['rs', 'u1', 'l1']), '1');
     const changes = await store.resync(7000);
     expect(changes.map((c) => [c.change, c.record.lastSeen])).toEqual([['offline', 7000]]);
     expect(await store.get('rs', 'u1')).toMatchObject({ status: 'offline', connections: 0 });
@@ -201,7 +206,7 @@ describe('Redis throttler storage', () => {
     const storage = new RedisThrottlerStorage(connection);
     await storage.increment('user-z', 60_000, 1, 100, 'default');
     expect((await storage.increment('user-z', 60_000, 1, 100, 'default')).isBlocked).toBe(true);
-    const client = plainClient(url);
+    const client = url.client();
     try {
       const blockKey = connection.keys.throttleBlock('user-z', 'default');
       const deadline = Date.now() + 3000;

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket as NetSocket } from 'node:net';
-import { Redis } from 'ioredis';
-import { RedisConnection } from '../../lib/cluster/redis-connection.js';
+import { Cluster, Redis } from 'ioredis';
+import { RedisConnection, type RedisClient } from '../../lib/cluster/redis-connection.js';
 import type { ResolvedRedisOptions } from '../../lib/interfaces/resolved-options.interface.js';
+import { RedisClusterServer } from './redis-cluster.js';
 
 /**
  * Redis for tests, never skipped: `REDIS_URL` if set, else 127.0.0.1:6379 if it answers, else a
@@ -26,11 +27,60 @@ export async function testRedisUrl(): Promise<string> {
   return (await shared).url;
 }
 
-/** Stops the Redis this file started, if any (call in afterAll). */
+/** Stops the Redis (or Redis Cluster) this file started, if any (call in afterAll). */
 export async function releaseTestRedis(): Promise<void> {
   const resolved = await shared;
   shared = undefined;
   await resolved?.server?.stop();
+  const cluster = await sharedCluster?.catch(() => undefined);
+  sharedCluster = undefined;
+  await cluster?.stop();
+}
+
+/**
+ * Which Redis a test file runs against: `single` (the shared Redis, as `testRedisUrl()` finds it)
+ * or `cluster` (a real sharded Redis Cluster of 3 masters and 3 replicas this file starts on
+ * free ports, stopped by `releaseTestRedis()`). A `*.sharded.spec.ts` wrapper calls
+ * `useRedisTopology('cluster')` and then imports the single-Redis file, so every suite runs on
+ * both; `TEST_REDIS_TOPOLOGY=cluster` switches a whole run.
+ */
+export type RedisTopology = 'single' | 'cluster';
+
+let topology: RedisTopology = process.env.TEST_REDIS_TOPOLOGY === 'cluster' ? 'cluster' : 'single';
+
+/** Chooses the topology of this test file (call before anything resolves `testRedis()`). */
+export function useRedisTopology(value: RedisTopology): void {
+  topology = value;
+}
+
+/** The Redis of this test file, whichever topology. */
+export interface TestRedis {
+  readonly topology: RedisTopology;
+  /** The `redis` module option's connection part. */
+  readonly option: { readonly url: string } | { readonly nodes: readonly string[] };
+  /** The sample's environment for it (`REDIS_URL` or `REDIS_CLUSTER_NODES`). */
+  readonly sampleEnv: Readonly<Record<string, string>>;
+  /** The cluster itself (for failover tests), when `topology` is `cluster`. */
+  readonly cluster: RedisClusterServer | null;
+  /** A plain client for assertions (a `Cluster` on a cluster); close it with `quit()`. */
+  client(): RedisClient;
+}
+
+let sharedCluster: Promise<RedisClusterServer> | undefined;
+
+/** This file's Redis: the shared single one, or a Redis Cluster started once for the file. */
+export async function testRedis(): Promise<TestRedis> {
+  if (topology === 'single') {
+    const url = await testRedisUrl();
+    return { topology, option: { url }, sampleEnv: { REDIS_URL: url }, cluster: null, client: () => plainClient(url) };
+  }
+  sharedCluster ??= RedisClusterServer.start();
+  return clusterTarget(await sharedCluster);
+}
+
+/** The target of a cluster of the test's own (for destructive tests). */
+export function clusterTarget(cluster: RedisClusterServer): TestRedis {
+  return { topology: 'cluster', option: { nodes: cluster.seeds }, sampleEnv: { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, cluster, client: () => cluster.client() };
 }
 
 /** A key prefix no other test (or earlier run) uses. */
@@ -45,34 +95,40 @@ export function plainClient(url: string): Redis {
   return client;
 }
 
-/** Deletes every key under `prefix` (a prefix from `uniquePrefix`: glob characters are escaped anyway). */
-export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const client = plainClient(url);
+/** Deletes every key under `prefix` (a prefix from `uniquePrefix`: glob characters are escaped anyway), on every master of a cluster. */
+export async function deleteKeys(target: string | TestRedis, prefix: string): Promise<void> {
+  const client = typeof target === 'string' ? plainClient(target) : target.client();
   try {
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
+    const pattern = `${prefix.replace(/[*?[\]\\{}]/g, '\\$&')}*`;
+    const members: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const member of members) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await member.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        // One DEL per key: on a cluster, the keys of one call must share a slot.
+        await Promise.all(keys.map((key) => client.del(key)));
+      } while (cursor !== '0');
+    }
   } finally {
     await client.quit().catch(() => undefined);
   }
 }
 
-/** Cluster settings for tests, on `url` under `prefix`. */
-export function redisSettings(url: string, prefix: string, overrides: Partial<ResolvedRedisOptions> = {}): ResolvedRedisOptions {
+/** Cluster settings for tests, on `target` (a URL or a test Redis) under `prefix`. */
+export function redisSettings(target: string | TestRedis, prefix: string, overrides: Partial<ResolvedRedisOptions> = {}): ResolvedRedisOptions {
+  const option = typeof target === 'string' ? { url: target } : target.option;
+  const nodes = 'nodes' in option ? option.nodes.map((seed) => ({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) })) : null;
   return {
-    url, client: null, keyPrefix: prefix, nodeName: 'test-node',
+    url: 'url' in option ? option.url : null, nodes, client: null, keyPrefix: prefix, nodeName: 'test-node',
     heartbeatMs: 1000, nodeTimeoutMs: 5000, commandTimeoutMs: 2000, onUnavailable: 'fail-closed',
     ...overrides,
   };
 }
 
 /** A library `RedisConnection` for store-level tests; close it with `onApplicationShutdown()`. */
-export async function openConnection(url: string, prefix: string, overrides: Partial<ResolvedRedisOptions> = {}): Promise<RedisConnection> {
-  const connection = new RedisConnection(redisSettings(url, prefix, overrides));
+export async function openConnection(target: string | TestRedis, prefix: string, overrides: Partial<ResolvedRedisOptions> = {}): Promise<RedisConnection> {
+  const connection = new RedisConnection(redisSettings(target, prefix, overrides));
   if (connection.commands.status !== 'ready') await new Promise<void>((resolve) => connection.commands.once('ready', () => resolve()));
   return connection;
 }
@@ -126,11 +182,11 @@ export class RedisServer {
   }
 }
 
-function hasRedisServer(): boolean {
+export function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -142,7 +198,7 @@ async function freePort(): Promise<number> {
 }
 
 /** True when a Redis on 127.0.0.1:`port` answers PING (with PONG, or NOAUTH when it wants a password). */
-function pingPort(port: number, acceptNoAuth = true): Promise<boolean> {
+export function pingPort(port: number, acceptNoAuth = true): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new NetSocket();
     let answer = '';
