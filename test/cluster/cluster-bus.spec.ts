@@ -8,7 +8,7 @@ import { ModerationService, PresenceService, type PresenceChange } from '../../l
 import { ClusterNodeService, type ReapReport } from '../../lib/cluster/cluster-node.service.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected, nextEvent } from '../support/clients.js';
-import { deleteKeys, plainClient, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeys, releaseTestRedis, testRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
@@ -21,17 +21,17 @@ import { waitFor } from '../support/wait.js';
 @WebSocketGateway()
 class RootGateway {}
 
-let url: string;
+let url: TestRedis;
 let prefix: string;
 let a: TestApp;
 let b: TestApp;
 
 async function node(name: string): Promise<TestApp> {
-  return startApp({ gateways: [RootGateway], security: { logInventory: false, redis: { url, keyPrefix: prefix, nodeId: name } } });
+  return startApp({ gateways: [RootGateway], security: { logInventory: false, redis: { ...url.option, keyPrefix: prefix, nodeId: name } } });
 }
 
 beforeAll(async () => {
-  url = await testRedisUrl();
+  url = await testRedis();
   prefix = uniquePrefix('bus');
   [a, b] = await Promise.all([node('bus-a'), node('bus-b')]);
 });
@@ -104,12 +104,13 @@ describe('cluster bus', () => {
   });
 
   it('garbage in the bus streams is ignored: no crash, the next real command still works', async () => {
-    const redis = plainClient(url);
+    const redis = url.client();
+    const busKey = (channel: string) => (a.app.get(REDIS_CONNECTION) as RedisConnection).keys.bus(channel);
     try {
-      await redis.xadd(`${prefix}bus:moderation`, '*', 'o', 'intruder', 'd', 'not json');
-      await redis.xadd(`${prefix}bus:moderation`, '*', 'o', 'intruder', 'd', JSON.stringify({ kind: 'ban', tenantId: 'bus', userId: 'x', until: 'soon' }));
-      await redis.xadd(`${prefix}bus:moderation`, '*', 'nothing', 'here');
-      await redis.xadd(`${prefix}bus:presence`, '*', 'o', 'intruder', 'd', JSON.stringify({ type: 'online', tenantId: 'bus', userId: { $gt: '' }, at: 1 }));
+      await redis.xadd(busKey('moderation'), '*', 'o', 'intruder', 'd', 'not json');
+      await redis.xadd(busKey('moderation'), '*', 'o', 'intruder', 'd', JSON.stringify({ kind: 'ban', tenantId: 'bus', userId: 'x', until: 'soon' }));
+      await redis.xadd(busKey('moderation'), '*', 'nothing', 'here');
+      await redis.xadd(busKey('presence'), '*', 'o', 'intruder', 'd', JSON.stringify({ type: 'online', tenantId: 'bus', userId: { $gt: '' }, at: 1 }));
     } finally {
       await redis.quit();
     }

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, presenceOn, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
-import { releaseTestRedis, testRedisUrl } from '../support/redis.js';
+import { releaseTestRedis, testRedis, type TestRedis } from '../support/redis.js';
+import { RedisKeys } from '../../lib/cluster/redis-keys.js';
+import { userKey } from '../../lib/utils/user-key.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -14,10 +16,12 @@ const TENANT = `limits-${run}`;
 const MAX = 3;
 const MESSAGES = 10;
 let nodes: SampleNode[] = [];
+let target: TestRedis;
 
 beforeAll(async () => {
   buildSampleIfStale();
-  const redisUrl = await testRedisUrl();
+  const redisUrl = await testRedis();
+  target = redisUrl;
   nodes = await Promise.all([0, 1, 2].map((i) => startSampleNode({
     redisUrl,
     nodeId: `limits-${i}-${run}`,
@@ -67,6 +71,31 @@ describe('cluster: per-user connection ceiling (THREATS 29)', () => {
     await waitFor('all slots released', async () => (await presenceOn(nodes[0]!, TENANT, user)).connections === 0);
     const again = await Promise.all(Array.from({ length: 9 }, (_, i) => connect(nodes[i % 3]!.url, '/chat', { auth: { token: token(user) } })));
     expect(again.filter((o) => o.connected)).toHaveLength(MAX);
+  });
+});
+
+describe('cluster: per-user ceiling with users on every shard', () => {
+  it('50 parallel handshakes of each of three users whose keys live on different shards: exactly the ceiling each', async () => {
+    const keys = new RedisKeys('rts:');
+    // Users whose slot keys sit in different buckets (on a cluster: on three different masters).
+    const users: string[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; users.length < 3 && i < 500; i += 1) {
+      const user = `shard-${i}`;
+      const key = keys.userLeases(userKey(TENANT, user));
+      const place = target.cluster !== null ? String(await target.cluster.masterPortOf(key)) : String(keys.bucketOf(userKey(TENANT, user)));
+      if (seen.has(place)) continue;
+      seen.add(place);
+      users.push(user);
+    }
+    expect(users).toHaveLength(3);
+    const outcomes = await Promise.all(users.map((user) => Promise.all(Array.from({ length: 50 }, (_, i) =>
+      connect(nodes[i % 3]!.url, '/chat', { transports: ['websocket'], auth: { token: token(user) } })))));
+    for (const perUser of outcomes) {
+      expect(perUser.filter((o) => o.connected)).toHaveLength(MAX);
+      for (const refused of perUser.filter((o) => !o.connected)) expect(refused.error?.data?.code).toBe('CONNECTION_LIMIT');
+    }
+    for (const user of users) expect(await presenceOn(nodes[1]!, TENANT, user)).toMatchObject({ status: 'online', connections: MAX });
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeAllClients, connect, connected, nextEvent } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, httpJson, presenceOn, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
-import { releaseTestRedis, testRedisUrl } from '../support/redis.js';
+import { releaseTestRedis, testRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -18,7 +18,7 @@ const userToken = (user: string) => clusterToken(user, TENANT, ['channel:*']);
 
 beforeAll(async () => {
   buildSampleIfStale();
-  const redisUrl = await testRedisUrl();
+  const redisUrl = await testRedis();
   nodes = await Promise.all(['ma', 'mb'].map((name) => startSampleNode({ redisUrl, nodeId: `${name}-${run}`, env: { HANDSHAKE_RATE_PER_ADDRESS: '0' } })));
 }, 90_000);
 afterEach(() => closeAllClients());

@@ -4,8 +4,12 @@ import { closeAllClients, connect, connected } from '../support/clients.js';
 import {
   buildSampleIfStale, clusterToken, httpJson, killNode, presenceOn, startSampleNode, stopAll, stopNode, type SampleNode,
 } from '../support/cluster.js';
-import { plainClient, releaseTestRedis, testRedisUrl } from '../support/redis.js';
+import { releaseTestRedis, testRedis, type TestRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { RedisKeys } from '../../lib/cluster/redis-keys.js';
+
+/** The sample's keys (default prefix). */
+const keys = new RedisKeys('rts:');
 
 /**
  * Presence across real sample processes on one Redis: the same answer from every node,
@@ -17,7 +21,7 @@ const TENANT = `presence-${run}`;
 const MAX = 3;
 /** What the README promises with the default heartbeat (1 s) and node timeout (5 s). */
 const REAP_BOUND_MS = 10_000;
-let redisUrl: string;
+let redisUrl: TestRedis;
 let nodes: SampleNode[] = [];
 const extra: SampleNode[] = [];
 
@@ -39,7 +43,7 @@ const open = (node: SampleNode, user: string) => connected(node.url, '/chat', { 
 
 beforeAll(async () => {
   buildSampleIfStale();
-  redisUrl = await testRedisUrl();
+  redisUrl = await testRedis();
   nodes = await Promise.all(['pa', 'pb', 'pc'].map(start));
 }, 90_000);
 afterEach(() => closeAllClients());
@@ -114,10 +118,10 @@ describe('cluster presence', () => {
     const leeAgain = await Promise.all(Array.from({ length: 6 }, () => connect(a.url, '/chat', { auth: { token: clusterToken('lee', TENANT, ['channel:*']) } })));
     expect(leeAgain.filter((o) => o.connected)).toHaveLength(MAX - 1);
     // The dead node is forgotten.
-    const redis = plainClient(redisUrl);
+    const redis = redisUrl.client();
     try {
-      expect(await redis.hexists('rts:nodes', 'doomed')).toBe(0);
-      const registered = Object.keys(await redis.hgetall('rts:nodes'));
+      expect(await redis.hexists(keys.nodes(), 'doomed')).toBe(0);
+      const registered = Object.keys(await redis.hgetall(keys.nodes()));
       expect(registered.some((id) => id.startsWith(`doomed-${run}:`))).toBe(false);
     } finally {
       await redis.quit();
@@ -144,9 +148,9 @@ describe('cluster presence', () => {
     await waitFor('hal online through a survivor', async () => (await presenceOn(a, TENANT, 'hal')).connections === 1);
     await waitFor('gus announced offline on a survivor', () => watcher.updates.some((u) => u.userId === 'gus' && u.status === 'offline'));
     // The node announced what it had to before exiting: the stream holds no offline for hal.
-    const redis = plainClient(redisUrl);
+    const redis = redisUrl.client();
     try {
-      const entries = (await redis.xrange('rts:bus:presence', '-', '+')) as [string, string[]][];
+      const entries = (await redis.xrange(keys.bus('presence'), '-', '+')) as [string, string[]][];
       const about = (user: string, type: string) => entries.some(([, fields]) => {
         const data = fields[fields.indexOf('d') + 1] ?? '{}';
         const change = JSON.parse(data) as { tenantId?: string; userId?: string; type?: string };

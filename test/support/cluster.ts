@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSample } from './sample-process.js';
+import type { TestRedis } from './redis.js';
 import { signToken } from './tokens.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,7 +27,8 @@ export interface SampleNode {
 
 /** Options of {@link startSampleNode}. */
 export interface SampleNodeOptions {
-  readonly redisUrl: string;
+  /** A Redis URL (`REDIS_URL`), or a test Redis of either topology (`REDIS_URL` or `REDIS_CLUSTER_NODES`). */
+  readonly redisUrl: string | TestRedis;
   readonly nodeId: string;
   /** Extra environment (e.g. `MAX_CONNECTIONS_PER_USER`). */
   readonly env?: Record<string, string>;
@@ -77,7 +79,7 @@ export async function startSampleNode(options: SampleNodeOptions): Promise<Sampl
   const timeoutMs = options.timeoutMs ?? 30_000;
   const sample = await spawnSample({
     secret: CLUSTER_SECRET,
-    env: { REDIS_URL: options.redisUrl, NODE_ID: options.nodeId, ...options.env },
+    env: { ...(typeof options.redisUrl === 'string' ? { REDIS_URL: options.redisUrl } : options.redisUrl.sampleEnv), NODE_ID: options.nodeId, ...options.env },
     entry: options.entry ?? ENTRY,
     label: `sample node ${options.nodeId}`,
     timeoutMs,

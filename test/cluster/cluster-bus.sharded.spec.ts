@@ -1,0 +1,5 @@
+import { useRedisTopology } from '../support/redis.js';
+
+/** `cluster-bus.spec.ts` on a real sharded Redis Cluster (3 masters, 3 replicas) started for this file. */
+useRedisTopology('cluster');
+await import('./cluster-bus.spec.js');
