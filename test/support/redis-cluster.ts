@@ -107,12 +107,19 @@ export class RedisClusterServer {
 
   /** Port of the master serving `key`'s slot, as a running member sees it. */
   async masterPortOf(key: string): Promise<number> {
+    return (await this.masterPortsOf([key]))[0] as number;
+  }
+
+  /** Ports of the masters serving each key's slot, as one running member sees them (one connection). */
+  async masterPortsOf(keys: readonly string[]): Promise<number[]> {
     return this.withMember(async (redis) => {
-      const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
       const slots = (await redis.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
-      const range = slots.find(([from, to]) => slot >= from && slot <= to);
-      if (range === undefined) throw new Error(`slot ${slot} is not served`);
-      return Number(range[2][1]);
+      return Promise.all(keys.map(async (key) => {
+        const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
+        const range = slots.find(([from, to]) => slot >= from && slot <= to);
+        if (range === undefined) throw new Error(`slot ${slot} is not served`);
+        return Number(range[2][1]);
+      }));
     });
   }
 

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench:scaling [-- --quick]`: the sample app on 1, 2 and 3 Nest processes, on a single
+ * Redis and on a Redis Cluster (3 masters, 3 replicas), both started here on free ports. For each
+ * configuration: handshakes/s (connect + disconnect of distinct users, spread over the nodes),
+ * broadcast fan-out (messages delivered per second to viewers spread over the nodes), and Redis
+ * commands per handshake (the `INFO commandstats` deltas of every master over the handshake
+ * phase, heartbeats and bus reads included). These machines have 2 cores: read ratios and
+ * commands per operation, not absolute figures. Writes bench/results/scaling.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cluster, Redis } from 'ioredis';
+import { io, type Socket } from 'socket.io-client';
+import { buildSampleIfStale, clusterToken, startSampleNode, stopAll, type SampleNode } from '../test/support/cluster.js';
+import { RedisClusterServer } from '../test/support/redis-cluster.js';
+import { clusterTarget, RedisServer, type TestRedis } from '../test/support/redis.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const resultsDir = join(here, '..', '..', 'bench', 'results');
+const quick = process.argv.includes('--quick');
+const HANDSHAKES = quick ? 300 : 1500;
+const PARALLEL = 32;
+const VIEWERS_PER_NODE = quick ? 20 : 50;
+const MESSAGES = quick ? 50 : 200;
+
+interface Figures {
+  topology: 'single' | 'cluster';
+  nodes: number;
+  handshakesPerSec: number;
+  commandsPerHandshake: number;
+  commandsByName: Record<string, number>;
+  fanoutMsgsPerSec: number;
+}
+
+/** Sum of `calls` per command over every master (a single Redis is its own master). */
+async function commandStats(target: TestRedis): Promise<Map<string, number>> {
+  const client = target.client();
+  try {
+    const members: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+    const totals = new Map<string, number>();
+    for (const member of members) {
+      const info = await member.info('commandstats');
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) totals.set(match[1]!, (totals.get(match[1]!) ?? 0) + Number(match[2]));
+    }
+    return totals;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function open(url: string, user: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(`${url}/chat`, { forceNew: true, reconnection: false, transports: ['websocket'], timeout: 10_000, auth: { token: clusterToken(user, 'bench', ['channel:*']) } });
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (error) => { socket.disconnect(); reject(error); });
+  });
+}
+
+async function handshakes(nodes: SampleNode[], run: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(Array.from({ length: PARALLEL }, async () => {
+    while (next < HANDSHAKES) {
+      const i = next++;
+      const socket = await open(nodes[i % nodes.length]!.url, `hs-${run}-${i}`);
+      socket.disconnect();
+    }
+  }));
+  return HANDSHAKES / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function fanout(nodes: SampleNode[], run: string): Promise<number> {
+  const viewers: Socket[] = [];
+  for (const [n, node] of nodes.entries()) {
+    for (let i = 0; i < VIEWERS_PER_NODE; i += 1) viewers.push(await open(node.url, `viewer-${run}-${n}-${i}`));
+  }
+  const sender = await open(nodes[0]!.url, `sender-${run}`);
+  try {
+    await Promise.all([...viewers, sender].map((s) => s.timeout(10_000).emitWithAck('channel:join', { channelId: `fan-${run}` })));
+    const expected = MESSAGES * viewers.length;
+    let received = 0;
+    const done = new Promise<void>((resolve) => {
+      for (const viewer of viewers) viewer.on('message', () => { received += 1; if (received === expected) resolve(); });
+    });
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < MESSAGES; i += 1) sender.emit('message:send', { channelId: `fan-${run}`, text: `m${i}` });
+    await done;
+    return expected / (Number(process.hrtime.bigint() - started) / 1e9);
+  } finally {
+    for (const socket of [...viewers, sender]) socket.disconnect();
+  }
+}
+
+async function measure(target: TestRedis, count: number): Promise<Figures> {
+  const run = `${target.topology}-${count}-${Date.now().toString(36)}`;
+  const nodes = await Promise.all(Array.from({ length: count }, (_, i) => startSampleNode({
+    redisUrl: target, nodeId: `bench-${run}-${i}`,
+    env: { MAX_CONNECTIONS_PER_USER: '10', HANDSHAKE_RATE_PER_ADDRESS: '0', MESSAGE_RATE_PER_USER: '1000000' },
+  })));
+  try {
+    // Warm-up (scripts loaded, JIT), then the measured phase.
+    await Promise.all(nodes.map((node, i) => open(node.url, `warm-${run}-${i}`).then((s) => s.disconnect())));
+    const before = await commandStats(target);
+    const handshakesPerSec = await handshakes(nodes, run);
+    const after = await commandStats(target);
+    const commandsByName: Record<string, number> = {};
+    let total = 0;
+    for (const [name, calls] of after) {
+      const delta = calls - (before.get(name) ?? 0);
+      // The measurement's own INFO calls are not the app's.
+      if (delta > 0 && name !== 'info') {
+        commandsByName[name] = Math.round((delta / HANDSHAKES) * 100) / 100;
+        total += delta;
+      }
+    }
+    const fanoutMsgsPerSec = await fanout(nodes, run);
+    return { topology: target.topology, nodes: count, handshakesPerSec: Math.round(handshakesPerSec), commandsPerHandshake: Math.round((total / HANDSHAKES) * 100) / 100, commandsByName, fanoutMsgsPerSec: Math.round(fanoutMsgsPerSec) };
+  } finally {
+    await stopAll(nodes);
+  }
+}
+
+async function main(): Promise<void> {
+  buildSampleIfStale();
+  const single = await RedisServer.start();
+  const cluster = await RedisClusterServer.start();
+  const results: Figures[] = [];
+  try {
+    const targets: TestRedis[] = [
+      { topology: 'single', option: { url: single.url }, sampleEnv: { REDIS_URL: single.url }, cluster: null, client: () => new Redis(single.url) },
+      clusterTarget(cluster),
+    ];
+    for (const target of targets) {
+      for (const count of [1, 2, 3]) {
+        const figures = await measure(target, count);
+        results.push(figures);
+        console.log(`${figures.topology.padEnd(7)} nodes=${count}  handshakes/s=${figures.handshakesPerSec}  fan-out msgs/s=${figures.fanoutMsgsPerSec}  Redis commands/handshake=${figures.commandsPerHandshake}  ${JSON.stringify(figures.commandsByName)}`);
+      }
+    }
+  } finally {
+    await single.stop();
+    await cluster.stop();
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, quick ? 'scaling.quick.json' : 'scaling.json'), `${JSON.stringify({ at: new Date().toISOString(), handshakes: HANDSHAKES, viewersPerNode: VIEWERS_PER_NODE, messages: MESSAGES, results }, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
