@@ -7,17 +7,21 @@
  * phase, heartbeats and bus reads included). These machines have 2 cores: read ratios and
  * commands per operation, not absolute figures. Writes bench/results/scaling.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
-import { buildSampleIfStale, clusterToken, startSampleNode, stopAll, type SampleNode } from '../test/support/cluster.js';
+import { clusterToken, startSampleNode, stopAll, type SampleNode } from '../test/support/cluster.js';
 import { RedisClusterServer } from '../test/support/redis-cluster.js';
 import { clusterTarget, RedisServer, type TestRedis } from '../test/support/redis.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const resultsDir = join(here, '..', '..', 'bench', 'results');
+const root = join(here, '..', '..');
+const resultsDir = join(root, 'bench', 'results');
+/** The built sample (this file runs from dist-bench/bench/). */
+const entry = join(root, 'dist-sample', 'sample', 'main.js');
 const quick = process.argv.includes('--quick');
 const HANDSHAKES = quick ? 300 : 1500;
 const PARALLEL = 32;
@@ -95,7 +99,7 @@ async function fanout(nodes: SampleNode[], run: string): Promise<number> {
 async function measure(target: TestRedis, count: number): Promise<Figures> {
   const run = `${target.topology}-${count}-${Date.now().toString(36)}`;
   const nodes = await Promise.all(Array.from({ length: count }, (_, i) => startSampleNode({
-    redisUrl: target, nodeId: `bench-${run}-${i}`,
+    entry, redisUrl: target, nodeId: `bench-${run}-${i}`,
     env: { MAX_CONNECTIONS_PER_USER: '10', HANDSHAKE_RATE_PER_ADDRESS: '0', MESSAGE_RATE_PER_USER: '1000000' },
   })));
   try {
@@ -122,7 +126,8 @@ async function measure(target: TestRedis, count: number): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
-  buildSampleIfStale();
+  spawnSync('npm', ['run', 'build:sample'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(entry)) throw new Error(`npm run build:sample did not produce ${entry}`);
   const single = await RedisServer.start();
   const cluster = await RedisClusterServer.start();
   const results: Figures[] = [];

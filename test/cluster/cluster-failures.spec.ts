@@ -4,6 +4,7 @@ import { closeAllClients, connect, connected } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, httpJson, presenceOn, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
 import { plainClient, RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 
 /**
  * THREATS.md cases 32 and 33 on two real sample processes and a redis-server of the test's own
@@ -105,12 +106,12 @@ describe('cluster: Redis failures', () => {
       console.log(`[measure] FLUSHALL → state rebuilt from the live sockets in ${Date.now() - flushedAt} ms`);
       // Both slots are held again: the ceiling is reached.
       expect(await grab('flushed', 4)).toBe(0);
-      expect(await client.hlen(`rts:lease:${encodeURIComponent(TENANT)}/flushed`)).toBe(2);
+      expect(await client.hlen(new RedisKeys('rts:').userLeases(`${encodeURIComponent(TENANT)}/flushed`))).toBe(2);
       // Closing after the rebuild releases exactly what is held; nothing goes below zero.
       for (const socket of held) socket.disconnect();
       await waitFor('flushed offline', async () => (await presenceOn(a, TENANT, 'flushed')).status === 'offline');
       expect(await presenceOn(b, TENANT, 'flushed')).toMatchObject({ connections: 0 });
-      expect(await client.hlen(`rts:lease:${encodeURIComponent(TENANT)}/flushed`)).toBe(0);
+      expect(await client.hlen(new RedisKeys('rts:').userLeases(`${encodeURIComponent(TENANT)}/flushed`))).toBe(0);
       expect(await grab('flushed', 4)).toBe(MAX);
     } finally {
       await client.quit();

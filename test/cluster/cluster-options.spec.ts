@@ -7,6 +7,7 @@ import { closeAllClients, connect, connected } from '../support/clients.js';
 import { deleteKeys, RedisServer, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
+import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 
 /** The `redis` option: validated at start-up, an app's own client, and the `fail-open` policy. */
 @WebSocketGateway()
@@ -43,6 +44,12 @@ describe('redis option validation', () => {
     [{ url: 'redis://h', nodeTimeoutMs: 120_000 }, 'redis.nodeTimeoutMs'],
     [{ url: 'redis://h', commandTimeoutMs: 0 }, 'redis.commandTimeoutMs'],
     [{ url: 'redis://h', onUnavailable: 'ignore' }, 'redis.onUnavailable'],
+    [{ url: 'redis://h', nodes: ['h:7000'] }, 'redis'],
+    [{ nodes: [] }, 'redis.nodes'],
+    [{ nodes: 'h:7000' }, 'redis.nodes'],
+    [{ nodes: ['h:7000', 'no-port'] }, 'redis.nodes[1]'],
+    [{ nodes: ['h:70000'] }, 'redis.nodes[0]'],
+    [{ nodes: ['redis://:pw@h:7000'] }, 'redis.nodes[0]'],
     ['redis://h', 'redis'],
   ])('refuses %j at start-up, naming %s', (redis, option) => {
     let error: unknown;
@@ -53,6 +60,21 @@ describe('redis option validation', () => {
     }
     expect(error).toBeInstanceOf(InvalidRealtimeSecurityOptionsError);
     expect((error as InvalidRealtimeSecurityOptionsError).option).toBe(option);
+  });
+
+  it('accepts Redis Cluster seeds as host:port ([v6]:port for IPv6)', () => {
+    expect(resolve({ nodes: ['10.0.0.1:7000', 'redis-2.internal:7001', '[::1]:7002'] }).redis).toMatchObject({
+      url: null, client: null, nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-2.internal', port: 7001 }, { host: '::1', port: 7002 }],
+    });
+  });
+
+  it('never echoes a seed (a mistyped one may be a URL with a password) in its message', () => {
+    expect(() => resolve({ nodes: ['redis://:hunter2-secret@h:7000'] })).toThrow(InvalidRealtimeSecurityOptionsError);
+    try {
+      resolve({ nodes: ['redis://:hunter2-secret@h:7000'] });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
   });
 
   it('never echoes a URL (it may carry a password) in its message', () => {
@@ -75,7 +97,7 @@ describe('redis.client', () => {
       app = await startApp({ gateways: [RootGateway], security: { logInventory: false, connections: { maxPerUser: 1 }, redis: { client, keyPrefix: prefix } } });
       await connected(app.url, '/', { auth: { token: signToken({ sub: 'owner' }) } });
       expect((await connect(app.url, '/', { auth: { token: signToken({ sub: 'owner' }) } })).error?.data?.code).toBe('CONNECTION_LIMIT');
-      expect(await client.hlen(`${prefix}lease:acme/owner`)).toBe(1);
+      expect(await client.hlen(new RedisKeys(prefix).userLeases('acme/owner'))).toBe(1);
       await app.close();
       app = undefined;
       expect(client.status).toBe('ready');
@@ -117,7 +139,7 @@ describe('redis.onUnavailable: fail-open', () => {
     // The restarted Redis is empty: the node writes its live connections back.
     const check = new Redis(server.url);
     try {
-      await waitFor('slots written back', async () => (await check.hlen('rts:lease:open/walker').catch(() => 0)) === 2, 10_000, 50);
+      await waitFor('slots written back', async () => (await check.hlen(new RedisKeys('rts:').userLeases('open/walker')).catch(() => 0)) === 2, 10_000, 50);
     } finally {
       check.disconnect();
     }
