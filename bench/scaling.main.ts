@@ -4,8 +4,11 @@
  * configuration: handshakes/s (connect + disconnect of distinct users, spread over the nodes),
  * broadcast fan-out (messages delivered per second to viewers spread over the nodes), and Redis
  * commands per handshake (the `INFO commandstats` deltas of every master over the handshake
- * phase, heartbeats and bus reads included). These machines have 2 cores: read ratios and
- * commands per operation, not absolute figures. Writes bench/results/scaling.json.
+ * phase, heartbeats and bus reads included: what Redis executes, commands inside Lua scripts
+ * counted one by one) and round trips per handshake (`MONITOR` on every master over a separate
+ * phase, counting the commands clients sent, not those a script ran). These machines have 2
+ * cores: read ratios and commands per operation, not absolute figures. Writes
+ * bench/results/scaling.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -23,7 +26,7 @@ const resultsDir = join(root, 'bench', 'results');
 /** The built sample (this file runs from dist-bench/bench/). */
 const entry = join(root, 'dist-sample', 'sample', 'main.js');
 const quick = process.argv.includes('--quick');
-const HANDSHAKES = quick ? 300 : 1500;
+const HANDSHAKES = quick ? 200 : 1000;
 const PARALLEL = 32;
 const VIEWERS_PER_NODE = quick ? 20 : 50;
 const MESSAGES = quick ? 50 : 200;
@@ -33,6 +36,8 @@ interface Figures {
   nodes: number;
   handshakesPerSec: number;
   commandsPerHandshake: number;
+  roundTripsPerHandshake: number;
+  roundTripsByName: Record<string, number>;
   commandsByName: Record<string, number>;
   fanoutMsgsPerSec: number;
 }
@@ -61,17 +66,44 @@ function open(url: string, user: string): Promise<Socket> {
   });
 }
 
-async function handshakes(nodes: SampleNode[], run: string): Promise<number> {
+/** Commands sent by clients (not run by a script) on every master while `work` runs, by name. */
+async function roundTrips(target: TestRedis, work: () => Promise<void>): Promise<Map<string, number>> {
+  const client = target.client();
+  const counts = new Map<string, number>();
+  const monitors: Redis[] = [];
+  try {
+    const members: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const member of members) {
+      const monitor = await member.monitor();
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source === 'lua') return;
+        const name = String(args[0] ?? '').toLowerCase();
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      });
+      monitors.push(monitor);
+    }
+    await work();
+    // MONITOR lines trail the commands a little: one PING through each monitor's own server marks the end.
+    await Promise.all(members.map((member) => member.ping()));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    for (const monitor of monitors) monitor.disconnect();
+    client.disconnect();
+  }
+  return counts;
+}
+
+async function handshakes(nodes: SampleNode[], run: string, total = HANDSHAKES): Promise<number> {
   const started = process.hrtime.bigint();
   let next = 0;
   await Promise.all(Array.from({ length: PARALLEL }, async () => {
-    while (next < HANDSHAKES) {
+    while (next < total) {
       const i = next++;
       const socket = await open(nodes[i % nodes.length]!.url, `hs-${run}-${i}`);
       socket.disconnect();
     }
   }));
-  return HANDSHAKES / (Number(process.hrtime.bigint() - started) / 1e9);
+  return total / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 async function fanout(nodes: SampleNode[], run: string): Promise<number> {
@@ -101,6 +133,7 @@ async function measure(target: TestRedis, count: number): Promise<Figures> {
   const nodes = await Promise.all(Array.from({ length: count }, (_, i) => startSampleNode({
     entry, redisUrl: target, nodeId: `bench-${run}-${i}`,
     env: { MAX_CONNECTIONS_PER_USER: '10', HANDSHAKE_RATE_PER_ADDRESS: '0', MESSAGE_RATE_PER_USER: '1000000' },
+    timeoutMs: 120_000,
   })));
   try {
     // Warm-up (scripts loaded, JIT), then the measured phase.
@@ -118,8 +151,22 @@ async function measure(target: TestRedis, count: number): Promise<Figures> {
         total += delta;
       }
     }
+    const MONITORED = 100;
+    const trips = await roundTrips(target, async () => { await handshakes(nodes, `${run}-mon`, MONITORED); });
+    const roundTripsByName: Record<string, number> = {};
+    let tripTotal = 0;
+    for (const [name, calls] of trips) {
+      if (['ping', 'info', 'monitor'].includes(name)) continue;
+      roundTripsByName[name] = Math.round((calls / MONITORED) * 100) / 100;
+      tripTotal += calls;
+    }
     const fanoutMsgsPerSec = await fanout(nodes, run);
-    return { topology: target.topology, nodes: count, handshakesPerSec: Math.round(handshakesPerSec), commandsPerHandshake: Math.round((total / HANDSHAKES) * 100) / 100, commandsByName, fanoutMsgsPerSec: Math.round(fanoutMsgsPerSec) };
+    return {
+      topology: target.topology, nodes: count, handshakesPerSec: Math.round(handshakesPerSec),
+      commandsPerHandshake: Math.round((total / HANDSHAKES) * 100) / 100, commandsByName,
+      roundTripsPerHandshake: Math.round((tripTotal / MONITORED) * 100) / 100, roundTripsByName,
+      fanoutMsgsPerSec: Math.round(fanoutMsgsPerSec),
+    };
   } finally {
     await stopAll(nodes);
   }
@@ -140,7 +187,7 @@ async function main(): Promise<void> {
       for (const count of [1, 2, 3]) {
         const figures = await measure(target, count);
         results.push(figures);
-        console.log(`${figures.topology.padEnd(7)} nodes=${count}  handshakes/s=${figures.handshakesPerSec}  fan-out msgs/s=${figures.fanoutMsgsPerSec}  Redis commands/handshake=${figures.commandsPerHandshake}  ${JSON.stringify(figures.commandsByName)}`);
+        console.log(`${figures.topology.padEnd(7)} nodes=${count}  handshakes/s=${figures.handshakesPerSec}  fan-out msgs/s=${figures.fanoutMsgsPerSec}  round trips/handshake=${figures.roundTripsPerHandshake} ${JSON.stringify(figures.roundTripsByName)}  commands executed/handshake=${figures.commandsPerHandshake}`);
       }
     }
   } finally {
