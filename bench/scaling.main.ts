@@ -10,7 +10,7 @@
  * cores: read ratios and commands per operation, not absolute figures. Writes
  * bench/results/scaling.json.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,28 +66,37 @@ function open(url: string, user: string): Promise<Socket> {
   });
 }
 
-/** Commands sent by clients (not run by a script) on every master while `work` runs, by name. */
+/** Commands sent by clients (not run by a script) on every master while `work` runs, by name (`redis-cli monitor` per master). */
 async function roundTrips(target: TestRedis, work: () => Promise<void>): Promise<Map<string, number>> {
   const client = target.client();
   const counts = new Map<string, number>();
-  const monitors: Redis[] = [];
+  const monitors: ChildProcess[] = [];
   try {
-    const members: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
-    for (const member of members) {
-      const monitor = await member.monitor();
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source === 'lua') return;
-        const name = String(args[0] ?? '').toLowerCase();
-        counts.set(name, (counts.get(name) ?? 0) + 1);
+    const ports = client instanceof Cluster ? client.nodes('master').map((member) => member.options.port as number) : [client.options.port as number];
+    for (const port of ports) {
+      const monitor = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let rest = '';
+      let ready!: () => void;
+      const started = new Promise<void>((resolve) => { ready = resolve; });
+      monitor.stdout.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.startsWith('OK')) ready();
+          const match = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+          if (match === null || match[1] === 'lua') continue;
+          const name = match[2]!.toLowerCase();
+          counts.set(name, (counts.get(name) ?? 0) + 1);
+        }
       });
       monitors.push(monitor);
+      await started;
     }
     await work();
-    // MONITOR lines trail the commands a little: one PING through each monitor's own server marks the end.
-    await Promise.all(members.map((member) => member.ping()));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Let the last MONITOR lines arrive.
+    await new Promise((resolve) => setTimeout(resolve, 300));
   } finally {
-    for (const monitor of monitors) monitor.disconnect();
+    for (const monitor of monitors) monitor.kill('SIGKILL');
     client.disconnect();
   }
   return counts;
@@ -156,7 +165,7 @@ async function measure(target: TestRedis, count: number): Promise<Figures> {
     const roundTripsByName: Record<string, number> = {};
     let tripTotal = 0;
     for (const [name, calls] of trips) {
-      if (['ping', 'info', 'monitor'].includes(name)) continue;
+      if (['ping', 'info', 'monitor', 'cluster', 'command'].includes(name)) continue;
       roundTripsByName[name] = Math.round((calls / MONITORED) * 100) / 100;
       tripTotal += calls;
     }

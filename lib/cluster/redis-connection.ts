@@ -162,7 +162,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
         clusterRetryStrategy: retryStrategy,
         redisOptions,
       };
-      client = isCluster(given) ? given.duplicate(undefined, clusterOptions) : new Cluster((nodes ?? []).map((n) => ({ ...n })), clusterOptions);
+      // The app's own Cluster keeps its connection settings (password, TLS, NAT map); ours only add to them.
+      client = isCluster(given)
+        ? given.duplicate(undefined, { ...clusterOptions, redisOptions: { ...given.options.redisOptions, ...redisOptions } })
+        : new Cluster((nodes ?? []).map((n) => ({ ...n })), clusterOptions);
       client.on('node error', (error: unknown) => {
         if (!this.closed) this.log.error(role, error);
       });

@@ -4,7 +4,7 @@ import { resolveOptions } from '../../lib/module/options.validator.js';
 import { InvalidRealtimeSecurityOptionsError, ModerationService, type RealtimeSecurityOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected } from '../support/clients.js';
-import { deleteKeys, RedisServer, releaseTestRedis, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeys, RedisServer, releaseTestRedis, testRedis, uniquePrefix } from '../support/redis.js';
 import { signToken, TEST_SECRET } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 import { RedisKeys } from '../../lib/cluster/redis-keys.js';
@@ -88,10 +88,13 @@ describe('redis option validation', () => {
 });
 
 describe('redis.client', () => {
-  it('uses the app\'s own ioredis client for its settings and leaves it open at shutdown', async () => {
-    const url = await testRedisUrl();
+  // On a cluster, starting one takes a few seconds: done before the test's own clock starts.
+  beforeAll(() => testRedis(), 90_000);
+
+  it('uses the app\'s own ioredis client (a Redis, or a Cluster on a Redis Cluster) for its settings and leaves it open at shutdown', async () => {
+    const target = await testRedis();
     const prefix = uniquePrefix('client');
-    const client = new Redis(url);
+    const client = target.client();
     let app: TestApp | undefined;
     try {
       app = await startApp({ gateways: [RootGateway], security: { logInventory: false, connections: { maxPerUser: 1 }, redis: { client, keyPrefix: prefix } } });
@@ -104,10 +107,10 @@ describe('redis.client', () => {
       expect(await client.ping()).toBe('PONG');
     } finally {
       await app?.close();
-      await deleteKeys(url, prefix);
+      await deleteKeys(target, prefix);
       client.disconnect();
     }
-  });
+  }, 60_000);
 });
 
 describe('redis.onUnavailable: fail-open', () => {
