@@ -42,9 +42,16 @@ interface Figures {
   fanoutMsgsPerSec: number;
 }
 
+/** A client for measuring, connected (a Cluster knows its masters only once it is ready). */
+async function readyClient(target: TestRedis): Promise<Redis | Cluster> {
+  const client = target.client();
+  if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  return client;
+}
+
 /** Sum of `calls` per command over every master (a single Redis is its own master). */
 async function commandStats(target: TestRedis): Promise<Map<string, number>> {
-  const client = target.client();
+  const client = await readyClient(target);
   try {
     const members: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
     const totals = new Map<string, number>();
@@ -68,7 +75,7 @@ function open(url: string, user: string): Promise<Socket> {
 
 /** Commands sent by clients (not run by a script) on every master while `work` runs, by name (`redis-cli monitor` per master). */
 async function roundTrips(target: TestRedis, work: () => Promise<void>): Promise<Map<string, number>> {
-  const client = target.client();
+  const client = await readyClient(target);
   const counts = new Map<string, number>();
   const monitors: ChildProcess[] = [];
   try {
@@ -192,7 +199,8 @@ async function main(): Promise<void> {
       { topology: 'single', option: { url: single.url }, sampleEnv: { REDIS_URL: single.url }, cluster: null, client: () => new Redis(single.url) },
       clusterTarget(cluster),
     ];
-    for (const target of targets) {
+    const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+    for (const target of targets.filter((t) => only === undefined || t.topology === only)) {
       for (const count of [1, 2, 3]) {
         const figures = await measure(target, count);
         results.push(figures);
