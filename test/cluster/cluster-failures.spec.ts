@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { closeAllClients, connect, connected } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, httpJson, presenceOn, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
-import { plainClient, RedisServer } from '../support/redis.js';
+import { clusterTarget, plainClient, RedisServer, redisTopology, type TestRedis } from '../support/redis.js';
+import { RedisClusterServer } from '../support/redis-cluster.js';
 import { waitFor } from '../support/wait.js';
 import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 
@@ -11,20 +12,46 @@ import { RedisKeys } from '../../lib/cluster/redis-keys.js';
  * (never the shared one): Redis stopped → new handshakes fail closed with SERVICE_UNAVAILABLE,
  * open sockets stay, no process crashes, everything recovers by itself when Redis is back (with
  * no keys: rebuilt from the live sockets); Redis flushed → rebuilt the same way, no negative count.
+ * `cluster-failures.sharded.spec.ts` does the same to a whole Redis Cluster of the file's own
+ * (every member stopped and restarted empty; FLUSHALL on every master).
  */
 const run = randomBytes(3).toString('hex');
 const TENANT = `failures-${run}`;
 const MAX = 2;
 const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
-let redis: RedisServer;
+/** The Redis of this file: stopped, restarted and flushed by the tests. */
+interface OwnRedis {
+  readonly target: string | TestRedis;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  flushAll(): Promise<void>;
+  dispose(): Promise<void>;
+}
+let redis: OwnRedis;
 let nodes: SampleNode[] = [];
+
+async function ownRedis(): Promise<OwnRedis> {
+  if (redisTopology() === 'cluster') {
+    // The sample takes seeds only (no password) on a cluster: the leak check below still looks for any redis:// URL.
+    const cluster = await RedisClusterServer.start();
+    return { target: clusterTarget(cluster), stop: () => cluster.halt(), restart: () => cluster.resume(), flushAll: () => cluster.flushAll(), dispose: () => cluster.stop() };
+  }
+  // A password in the URL: it must never appear in a log line, whatever fails.
+  const server = await RedisServer.start({ password: PASSWORD });
+  return {
+    target: server.url, stop: () => server.stop(), restart: () => server.restart(), dispose: () => server.stop(),
+    flushAll: async () => {
+      const client = plainClient(server.url);
+      try { await client.flushall(); } finally { await client.quit(); }
+    },
+  };
+}
 
 beforeAll(async () => {
   buildSampleIfStale();
-  // A password in the URL: it must never appear in a log line, whatever fails.
-  redis = await RedisServer.start({ password: PASSWORD });
+  redis = await ownRedis();
   nodes = await Promise.all(['fa', 'fb'].map((name) => startSampleNode({
-    redisUrl: redis.url,
+    redisUrl: redis.target,
     nodeId: `${name}-${run}`,
     env: { MAX_CONNECTIONS_PER_USER: String(MAX), HANDSHAKE_RATE_PER_ADDRESS: '0' },
   })));
@@ -32,7 +59,7 @@ beforeAll(async () => {
 afterEach(() => closeAllClients());
 afterAll(async () => {
   await stopAll(nodes);
-  await redis?.stop();
+  await redis?.dispose();
 });
 
 const token = (user: string) => clusterToken(user, TENANT, ['channel:*', 'presence:read']);
@@ -98,9 +125,9 @@ describe('cluster: Redis failures', () => {
     const [a, b] = nodes as [SampleNode, SampleNode];
     const held = [await connected(a.url, '/chat', { auth: { token: token('flushed') } }), await connected(b.url, '/chat', { auth: { token: token('flushed') } })];
     await waitFor('both connections counted', async () => (await presenceOn(a, TENANT, 'flushed')).connections === 2);
-    const client = plainClient(redis.url);
+    const client = typeof redis.target === 'string' ? plainClient(redis.target) : redis.target.client();
     try {
-      await client.flushall();
+      await redis.flushAll();
       const flushedAt = Date.now();
       await waitFor('presence rebuilt after the flush', async () => (await presenceOn(b, TENANT, 'flushed')).connections === 2, 10_000, 50);
       console.log(`[measure] FLUSHALL → state rebuilt from the live sockets in ${Date.now() - flushedAt} ms`);

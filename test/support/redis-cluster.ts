@@ -134,6 +134,35 @@ export class RedisClusterServer {
     }
   }
 
+  /** SIGKILLs every member (an outage of the whole cluster), keeping their cluster config files. */
+  async halt(): Promise<void> {
+    await Promise.all(this.members.map(async (member) => {
+      const child = member.process;
+      if (child === null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+      member.process = null;
+    }));
+  }
+
+  /** Starts every stopped member again on its port: the cluster forms again from the config files, with no data (no persistence). */
+  async resume(): Promise<void> {
+    await Promise.all(this.members.filter((m) => m.process === null).map((m) => this.launch(m)));
+    await this.waitHealthy(30_000);
+  }
+
+  /** FLUSHALL on every master. */
+  async flushAll(): Promise<void> {
+    const client = this.client();
+    try {
+      if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+      await Promise.all(client.nodes('master').map((member) => member.flushall()));
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** Kills every member and removes the directory. */
   async stop(): Promise<void> {
     await Promise.all(this.members.map(async (member) => {

@@ -48,6 +48,11 @@ export type RedisTopology = 'single' | 'cluster';
 
 let topology: RedisTopology = process.env.TEST_REDIS_TOPOLOGY === 'cluster' ? 'cluster' : 'single';
 
+/** The topology of this test file. */
+export function redisTopology(): RedisTopology {
+  return topology;
+}
+
 /** Chooses the topology of this test file (call before anything resolves `testRedis()`). */
 export function useRedisTopology(value: RedisTopology): void {
   topology = value;
