@@ -7,7 +7,7 @@ import type { Socket } from 'socket.io-client';
 import { io } from 'socket.io-client';
 import { closeAllClients, connect, connected, TRANSPORTS } from '../support/clients.js';
 import { clusterToken, httpJson, killNode, presenceOn, startSampleNode, stopAll, stopNode, type SampleNode } from '../support/cluster.js';
-import { plainClient, RedisServer } from '../support/redis.js';
+import { redisTopology, startOwnRedis, type OwnRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -16,7 +16,8 @@ import { waitFor } from '../support/wait.js';
  * suites). The preamble holds after each case: a control client connected on node A before the
  * attack keeps its acks, every node stays up, presence and connection counts are back to the
  * baseline on every node, and no token or engine sid is in any node's output. Longer variants:
- * test/cluster/*.spec.ts, test/contract/stores.redis.spec.ts.
+ * test/cluster/*.spec.ts, test/contract/stores.redis.spec.ts. `cluster.sharded.spec.ts` runs this
+ * file on a Redis Cluster of its own (3 masters, 3 replicas: stopped, restarted and flushed whole).
  */
 const run = randomBytes(3).toString('hex');
 const TENANT = `attack-${run}`;
@@ -24,7 +25,7 @@ const MAX = 3;
 /** Heartbeat 1 s + node timeout 5 s + reaping, as the README promises, with slack. */
 const REAP_BOUND_MS = 10_000;
 
-let redis: RedisServer;
+let redis: OwnRedis;
 let a: SampleNode;
 let b: SampleNode;
 const extra: SampleNode[] = [];
@@ -40,7 +41,8 @@ function token(user: string, perms: string[] = ['channel:*']): string {
 const moderator = (perms = ['moderation:*']) => token('moderator', perms);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** This file's own build of the sample (ignored by git), so another suite rebuilding dist-sample never pulls it from under these nodes. */
-const OUT = join(ROOT, 'test-artifacts/attacks-sample');
+// One per topology: the single and the sharded run may build at the same time in two workers.
+const OUT = join(ROOT, `test-artifacts/attacks-sample${redisTopology() === 'cluster' ? '-sharded' : ''}`);
 let entry = '';
 
 /** Compiles lib + sample into OUT (incrementally) and copies the web page beside it. */
@@ -54,7 +56,7 @@ function buildPrivateSample(): string {
   return main;
 }
 
-const start = (name: string) => startSampleNode({ entry, redisUrl: redis.url, nodeId: `${name}-${run}`, env: { MAX_CONNECTIONS_PER_USER: String(MAX), HANDSHAKE_RATE_PER_ADDRESS: '0' } });
+const start = (name: string) => startSampleNode({ entry, redisUrl: redis.target, nodeId: `${name}-${run}`, env: { MAX_CONNECTIONS_PER_USER: String(MAX), HANDSHAKE_RATE_PER_ADDRESS: '0' } });
 const open = (node: SampleNode, user: string, transport: 'polling' | 'websocket' = 'websocket', perms?: string[]) => connected(node.url, '/chat', { transports: [transport], auth: { token: token(user, perms) } });
 const attempt = (node: SampleNode, user: string, transport: 'polling' | 'websocket' = 'websocket') => connect(node.url, '/chat', { transports: [transport], auth: { token: token(user) } });
 
@@ -66,7 +68,7 @@ async function usersOn(node: SampleNode): Promise<string[]> {
 
 beforeAll(async () => {
   entry = buildPrivateSample();
-  redis = await RedisServer.start();
+  redis = await startOwnRedis();
   [a, b] = await Promise.all([start('a'), start('b')]);
   control = io(`${a.url}/chat`, { forceNew: true, reconnection: false, transports: ['websocket'], auth: { token: token('control', ['channel:*', 'presence:read']) } });
   await new Promise<void>((resolve, reject) => { control.once('connect', () => resolve()); control.once('connect_error', reject); });
@@ -93,7 +95,7 @@ afterEach(async () => {
 afterAll(async () => {
   control?.disconnect();
   await stopAll([a, b, ...extra]);
-  await redis?.stop();
+  await redis?.dispose();
 });
 
 describe('THREATS 29 — parallel handshakes of one user across nodes', () => {
@@ -176,12 +178,7 @@ describe('THREATS 32 — Redis unavailable', () => {
 describe('THREATS 33 — Redis flushed or restarted', () => {
   it('counters and presence are rebuilt from the live sockets; the ceiling still holds; no counter goes negative', async () => {
     const sockets = [await open(a, 'survivor'), await open(b, 'survivor'), await open(b, 'survivor', 'polling')];
-    const client = plainClient(redis.url);
-    try {
-      await client.flushall();
-    } finally {
-      await client.quit();
-    }
+    await redis.flushAll();
     for (const node of [a, b]) await waitFor(`survivor rebuilt on ${node.nodeId}`, async () => (await presenceOn(node, TENANT, 'survivor')).connections === 3, REAP_BOUND_MS, 100);
     expect((await attempt(a, 'survivor')).error?.data?.code).toBe('CONNECTION_LIMIT');
     for (const socket of sockets) socket.disconnect();

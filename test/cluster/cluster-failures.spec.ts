@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { closeAllClients, connect, connected } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, httpJson, presenceOn, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
-import { clusterTarget, plainClient, RedisServer, redisTopology, type TestRedis } from '../support/redis.js';
-import { RedisClusterServer } from '../support/redis-cluster.js';
+import { plainClient, startOwnRedis, type OwnRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 
@@ -19,37 +18,13 @@ const run = randomBytes(3).toString('hex');
 const TENANT = `failures-${run}`;
 const MAX = 2;
 const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
-/** The Redis of this file: stopped, restarted and flushed by the tests. */
-interface OwnRedis {
-  readonly target: string | TestRedis;
-  stop(): Promise<void>;
-  restart(): Promise<void>;
-  flushAll(): Promise<void>;
-  dispose(): Promise<void>;
-}
 let redis: OwnRedis;
 let nodes: SampleNode[] = [];
 
-async function ownRedis(): Promise<OwnRedis> {
-  if (redisTopology() === 'cluster') {
-    // The sample takes seeds only (no password) on a cluster: the leak check below still looks for any redis:// URL.
-    const cluster = await RedisClusterServer.start();
-    return { target: clusterTarget(cluster), stop: () => cluster.halt(), restart: () => cluster.resume(), flushAll: () => cluster.flushAll(), dispose: () => cluster.stop() };
-  }
-  // A password in the URL: it must never appear in a log line, whatever fails.
-  const server = await RedisServer.start({ password: PASSWORD });
-  return {
-    target: server.url, stop: () => server.stop(), restart: () => server.restart(), dispose: () => server.stop(),
-    flushAll: async () => {
-      const client = plainClient(server.url);
-      try { await client.flushall(); } finally { await client.quit(); }
-    },
-  };
-}
-
 beforeAll(async () => {
   buildSampleIfStale();
-  redis = await ownRedis();
+  // A password in the URL (single Redis): it must never appear in a log line, whatever fails.
+  redis = await startOwnRedis({ password: PASSWORD });
   nodes = await Promise.all(['fa', 'fb'].map((name) => startSampleNode({
     redisUrl: redis.target,
     nodeId: `${name}-${run}`,

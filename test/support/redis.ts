@@ -88,6 +88,44 @@ export function clusterTarget(cluster: RedisClusterServer): TestRedis {
   return { topology: 'cluster', option: { nodes: cluster.seeds }, sampleEnv: { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, cluster, client: () => cluster.client() };
 }
 
+/** A Redis of the test's own, of this file's topology, that the test may stop, restart and flush. */
+export interface OwnRedis {
+  /** For `startSampleNode({ redisUrl })`: a URL (single) or a cluster target. */
+  readonly target: string | TestRedis;
+  /** SIGKILL (every member of a cluster): an outage. */
+  stop(): Promise<void>;
+  /** Back on the same port(s), empty. */
+  restart(): Promise<void>;
+  /** FLUSHALL (on every master of a cluster). */
+  flushAll(): Promise<void>;
+  /** Stops it for good (afterAll). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a Redis of the test's own: a `redis-server` (with `password`, if given) on a single
+ * topology, a Redis Cluster of 3 masters and 3 replicas on a cluster one (seeds only: the sample
+ * takes no password for a cluster).
+ */
+export async function startOwnRedis(options: { password?: string } = {}): Promise<OwnRedis> {
+  if (topology === 'cluster') {
+    const cluster = await RedisClusterServer.start();
+    return { target: clusterTarget(cluster), stop: () => cluster.halt(), restart: () => cluster.resume(), flushAll: () => cluster.flushAll(), dispose: () => cluster.stop() };
+  }
+  const server = await RedisServer.start(options);
+  return {
+    target: server.url, stop: () => server.stop(), restart: () => server.restart(), dispose: () => server.stop(),
+    flushAll: async () => {
+      const client = plainClient(server.url);
+      try {
+        await client.flushall();
+      } finally {
+        await client.quit();
+      }
+    },
+  };
+}
+
 /** A key prefix no other test (or earlier run) uses. */
 export function uniquePrefix(label: string): string {
   return `rts-test:${label}:${process.pid}:${randomBytes(4).toString('hex')}:`;
