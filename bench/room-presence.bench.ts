@@ -176,7 +176,7 @@ async function main(): Promise<void> {
   const redisBackend = backends.find((b) => b.url !== undefined);
   if (redisBackend?.url !== undefined) {
     const connection = new RedisConnection({
-      url: redisBackend.url, client: null, keyPrefix: prefix, nodeName: 'bench-node', heartbeatMs: 1000, nodeTimeoutMs: 5000, commandTimeoutMs: 5000, onUnavailable: 'fail-closed',
+      url: redisBackend.url, nodes: null, client: null, keyPrefix: prefix, nodeName: 'bench-node', heartbeatMs: 1000, nodeTimeoutMs: 5000, commandTimeoutMs: 5000, onUnavailable: 'fail-closed',
     });
     try {
       if (connection.commands.status !== 'ready') await new Promise<void>((resolve) => connection.commands.once('ready', () => resolve()));
