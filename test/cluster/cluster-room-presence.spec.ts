@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { closeAllClients, connected } from '../support/clients.js';
 import { buildSampleIfStale, clusterToken, httpJson, killNode, startSampleNode, stopAll, type SampleNode } from '../support/cluster.js';
-import { plainClient, RedisServer } from '../support/redis.js';
+import { clientFor, keysMatching, startOwnRedis, type OwnRedis } from '../support/redis.js';
+import { RedisKeys } from '../../lib/cluster/redis-keys.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -13,7 +14,7 @@ import { waitFor } from '../support/wait.js';
 const run = randomBytes(3).toString('hex');
 const TENANT = `rooms-${run}`;
 const REAP_BOUND_MS = 10_000;
-let redis: RedisServer;
+let redis: OwnRedis;
 let nodes: SampleNode[] = [];
 
 interface Diff { channelId: string; joins: string[]; leaves: string[] }
@@ -48,13 +49,13 @@ async function watcher(node: SampleNode, name: string): Promise<{ socket: Socket
 
 beforeAll(async () => {
   buildSampleIfStale();
-  redis = await RedisServer.start();
-  nodes = await Promise.all(['ra', 'rb', 'rc'].map((name) => startSampleNode({ redisUrl: redis.url, nodeId: `${name}-${run}`, env: { HANDSHAKE_RATE_PER_ADDRESS: '0', MAX_CONNECTIONS_PER_USER: '5' } })));
+  redis = await startOwnRedis();
+  nodes = await Promise.all(['ra', 'rb', 'rc'].map((name) => startSampleNode({ redisUrl: redis.target, nodeId: `${name}-${run}`, env: { HANDSHAKE_RATE_PER_ADDRESS: '0', MAX_CONNECTIONS_PER_USER: '5' } })));
 }, 90_000);
 afterEach(() => closeAllClients());
 afterAll(async () => {
   await stopAll(nodes);
-  await redis?.stop();
+  await redis?.dispose();
 });
 
 describe('cluster room presence', () => {
@@ -84,13 +85,13 @@ describe('cluster room presence', () => {
     await waitFor('all in', async () => (await membersOn(a)).join() === 'fay:2,gus:1,seer:1', 10_000);
     await waitFor('the watcher has them', () => seer.members.has('fay') && seer.members.has('gus'), 10_000);
     const diffsBefore = seer.diffs.length;
-    const client = plainClient(redis.url);
+    const client = clientFor(redis.target);
     try {
-      await client.flushall();
+      await redis.flushAll();
       const flushedAt = Date.now();
       await waitFor('room presence rebuilt', async () => (await membersOn(b)).join() === 'fay:2,gus:1,seer:1', 10_000, 50);
       console.log(`[measure] FLUSHALL → room presence rebuilt from the live sockets in ${Date.now() - flushedAt} ms`);
-      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/fay}`, '0', '-1')).toEqual(['channel:general']);
+      expect(await client.zrange(new RedisKeys('rts:').userRooms(`${encodeURIComponent(TENANT)}/fay`), '0', '-1')).toEqual(['channel:general']);
     } finally {
       client.disconnect();
     }
@@ -117,11 +118,11 @@ describe('cluster room presence', () => {
     expect(await membersOn(a)).toEqual(['lee:1', 'seer:1']);
     await waitFor('the watcher on a survivor sees kim leave', () => !seer.members.has('kim'), 10_000);
     expect(seer.members.has('lee')).toBe(true);
-    const client = plainClient(redis.url);
+    const client = clientFor(redis.target);
     try {
       // Its membership index is gone (node ids get a random suffix: match the name).
-      expect((await client.keys('rts:node-rooms:*')).filter((key) => key.includes(doomed.nodeId))).toEqual([]);
-      expect(await client.zrange(`rts:user-rooms:{${encodeURIComponent(TENANT)}/kim}`, '0', '-1')).toEqual([]);
+      expect((await keysMatching(client, 'rts:node-rooms:*')).filter((key) => key.includes(doomed.nodeId))).toEqual([]);
+      expect(await client.zrange(new RedisKeys('rts:').userRooms(`${encodeURIComponent(TENANT)}/kim`), '0', '-1')).toEqual([]);
     } finally {
       client.disconnect();
     }

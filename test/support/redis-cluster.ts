@@ -152,12 +152,19 @@ export class RedisClusterServer {
     await this.waitHealthy(30_000);
   }
 
-  /** FLUSHALL on every master. */
+  /**
+   * FLUSHALL on every master. The one serving the `{nodes}` hash tag (the library's heartbeats,
+   * whose loss starts each node's rebuild) goes last, so no rebuild runs between two flushes (a
+   * cluster has no atomic flush of all shards).
+   */
   async flushAll(): Promise<void> {
     const client = this.client();
     try {
       if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
-      await Promise.all(client.nodes('master').map((member) => member.flushall()));
+      const registry = await this.masterPortOf('{nodes}');
+      const masters = client.nodes('master');
+      await Promise.all(masters.filter((member) => member.options.port !== registry).map((member) => member.flushall()));
+      await Promise.all(masters.filter((member) => member.options.port === registry).map((member) => member.flushall()));
     } finally {
       client.disconnect();
     }

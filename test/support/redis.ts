@@ -126,6 +126,20 @@ export async function startOwnRedis(options: { password?: string } = {}): Promis
   };
 }
 
+/** Every key matching `pattern` (KEYS on each master of a cluster: tests only, on small data sets). */
+export async function keysMatching(client: RedisClient, pattern: string): Promise<string[]> {
+  if (client instanceof Cluster) {
+    if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+    return (await Promise.all(client.nodes('master').map((member) => member.keys(pattern)))).flat();
+  }
+  return client.keys(pattern);
+}
+
+/** A plain client on an own Redis's target. */
+export function clientFor(target: string | TestRedis): RedisClient {
+  return typeof target === 'string' ? plainClient(target) : target.client();
+}
+
 /** A key prefix no other test (or earlier run) uses. */
 export function uniquePrefix(label: string): string {
   return `rts-test:${label}:${process.pid}:${randomBytes(4).toString('hex')}:`;
