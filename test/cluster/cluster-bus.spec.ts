@@ -92,7 +92,7 @@ describe('cluster bus', () => {
       await new RedisConnectionLeaseStore(connection, 'ghost-node').acquire('bus/haunted', 'g1', 5);
       await connection.commands.hset(connection.keys.nodes(), 'ghost-node', '4242');
       await waitFor('the ghost reaped', () => reports.some((r) => r.nodeId === 'ghost-node'), 5000);
-      expect(reports.filter((r) => r.nodeId === 'ghost-node')).toEqual([{ nodeId: 'ghost-node', offline: 1, durationMs: expect.any(Number) }]);
+      expect(reports.filter((r) => r.nodeId === 'ghost-node')).toEqual([{ nodeId: 'ghost-node', offline: 1, roomLeaves: 0, durationMs: expect.any(Number) }]);
       expect(await b.app.get(PresenceService).get('bus', 'haunted')).toMatchObject({ status: 'offline', connections: 0, lastSeen: 4242 });
       expect(await connection.commands.hlen(connection.keys.userLeases('bus/haunted'))).toBe(0);
       expect(await connection.commands.hexists(connection.keys.nodes(), 'ghost-node')).toBe(0);
