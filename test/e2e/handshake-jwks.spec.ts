@@ -254,6 +254,19 @@ describe('jwt.jwks: the endpoint fails', () => {
     expect(t.logger.text()).toContain('timed out');
   });
 
+  it('a refresh hanging on a slow endpoint delays no handshake whose key is cached', async () => {
+    const t = await startJwksApp({ jwks: jwks.url, jwksRefresh: { intervalMs: 1000, cooldownMs: 300, timeoutMs: 30_000 } });
+    apps.push(t);
+    expect(await handshake(t.app.url, await signWith(keyA))).toBe('ok');
+    jwks.setMode('slow');
+    await waitFor('a background refresh held by the endpoint', () => jwks.heldRequests === 1, 10_000);
+    const outcomes = await Promise.all(Array.from({ length: 10 }, async (_, i) => handshake(t.app.url, await signWith(keyA), TRANSPORTS[i % 2] as Transport)));
+    expect(outcomes).toEqual(Array.from({ length: 10 }, () => 'ok'));
+    // Still the same request, still unanswered: the handshakes did not wait for it.
+    expect(jwks.heldRequests).toBe(1);
+    expect(t.authenticator.keySetStats()?.failures).toBe(0);
+  });
+
   it('a loader function: its set is used; a loader that throws keeps the last good set', async () => {
     const keyB = await signingKey('key-b', 'EdDSA');
     let current: unknown = { keys: [keyA.jwk] };

@@ -54,6 +54,11 @@ export class JwksServer {
     this.server = createServer((req, res) => this.answer(req, res));
   }
 
+  /** Requests held unanswered in `slow` mode right now. */
+  get heldRequests(): number {
+    return this.held.size;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}/.well-known/jwks.json`;
   }
