@@ -36,7 +36,9 @@ export interface JwksRefreshOptions {
    * Least time between two fetches caused by tokens whose `kid` is not in the set, in ms
    * (100..600,000): however many such handshakes arrive, they share one fetch per cooldown and
    * wait for it (a valid key published since the last fetch is found; a random `kid` costs nothing).
-   * Also the least time between two attempts while the key set cannot be fetched. @default 5000
+   * Also the least time between two attempts while the key set cannot be fetched. `cooldownMs` +
+   * `timeoutMs` must stay below `transport.connectTimeoutMs` (the longest such a handshake waits).
+   * @default 5000
    */
   cooldownMs?: number;
   /** A fetch (or `JwksLoader` call) that has not answered after this many ms fails (100..60,000). @default 3000 */

@@ -414,6 +414,11 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
   }
   const transport = options.transport ?? {};
   const pingIntervalMs = intInRange('transport.pingIntervalMs', transport.pingIntervalMs, 1000, 300_000, 25_000);
+  const connectTimeoutMs = intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000);
+  if (jwt?.jwks !== undefined && jwt.jwks.cooldownMs + jwt.jwks.timeoutMs >= connectTimeoutMs) {
+    throw new Invalid('jwt.jwksRefresh.cooldownMs', `plus jwt.jwksRefresh.timeoutMs (${jwt.jwks.cooldownMs + jwt.jwks.timeoutMs} ms) is not below transport.connectTimeoutMs (${connectTimeoutMs} ms)`,
+      'A handshake with a new kid waits up to that long for the next fetch and would be closed first: shorten the cooldown or the timeout, or raise transport.connectTimeoutMs.');
+  }
   return Object.freeze({
     jwt,
     authenticator,
@@ -432,7 +437,7 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     presence: resolvePresence(options),
     transport: Object.freeze({
       maxMessageBytes: intInRange('transport.maxMessageBytes', transport.maxMessageBytes, 1024, 16 * 1024 * 1024, 64 * 1024),
-      connectTimeoutMs: intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000),
+      connectTimeoutMs,
       pingIntervalMs,
       pingTimeoutMs: intInRange('transport.pingTimeoutMs', transport.pingTimeoutMs, 1000, 300_000, 20_000),
       perMessageDeflate: bool('transport.perMessageDeflate', transport.perMessageDeflate, false),

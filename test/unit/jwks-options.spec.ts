@@ -39,6 +39,8 @@ describe('options validation: jwt.jwks and EdDSA', () => {
     ['a fractional cooldown', { jwt: { jwks: JWKS, jwksRefresh: { cooldownMs: 500.5 } } }, 'jwt.jwksRefresh.cooldownMs'],
     ['a zero timeout', { jwt: { jwks: JWKS, jwksRefresh: { timeoutMs: 0 } } }, 'jwt.jwksRefresh.timeoutMs'],
     ['a timeout over a minute', { jwt: { jwks: JWKS, jwksRefresh: { timeoutMs: 60_001 } } }, 'jwt.jwksRefresh.timeoutMs'],
+    ['a cooldown plus timeout not below the connect timeout', { jwt: { jwks: JWKS, jwksRefresh: { cooldownMs: 8000, timeoutMs: 2000 } } }, 'jwt.jwksRefresh.cooldownMs'],
+    ['a cooldown over a lowered connect timeout', { jwt: { jwks: JWKS, jwksRefresh: { cooldownMs: 5000 } }, transport: { connectTimeoutMs: 5000 } }, 'jwt.jwksRefresh.cooldownMs'],
     ['EdDSA with no key and no key set', { jwt: { algorithms: ['EdDSA'] } }, 'jwt.publicKey'],
     ['EdDSA beside HS256', { jwt: { secret: TEST_SECRET, publicKey, algorithms: ['EdDSA', 'HS256'] } }, 'jwt.algorithms'],
     ["'eddsa' in lower case", { jwt: { publicKey, algorithms: ['eddsa'] } }, 'jwt.algorithms'],
@@ -84,6 +86,11 @@ describe('options validation: jwt.jwks and EdDSA', () => {
     const loader = () => ({ keys: [] });
     expect(resolveOptions({ jwt: { jwks: loader, jwksRefresh: { intervalMs: 1000, cooldownMs: 100, timeoutMs: 100 } } }).jwt?.jwks)
       .toEqual({ source: loader, intervalMs: 1000, cooldownMs: 100, timeoutMs: 100 });
+  });
+
+  it('accepts a long cooldown with a connect timeout raised above it', () => {
+    const resolved = resolveOptions({ jwt: { jwks: JWKS, jwksRefresh: { cooldownMs: 30_000, timeoutMs: 5000 } }, transport: { connectTimeoutMs: 40_000 } });
+    expect(resolved.jwt?.jwks?.cooldownMs).toBe(30_000);
   });
 
   it('accepts EdDSA with a static public key', () => {
