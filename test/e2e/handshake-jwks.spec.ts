@@ -241,10 +241,8 @@ describe('jwt.jwks: the endpoint fails', () => {
     jwks.setMode('slow');
     const t = await startJwksApp({ jwks: jwks.url, jwksRefresh: refresh });
     apps.push(t);
-    const started = Date.now();
+    // The endpoint never answers: a coded refusal (not the client's own 5 s timeout) shows the fetch timed out.
     expect(await handshake(t.app.url, await signWith(keyA))).toBe('SERVICE_UNAVAILABLE');
-    // Bounded by the timeout (plus the machine's slowness), not by the JWKS server.
-    expect(Date.now() - started).toBeLessThan(5000);
     jwks.setMode('ok');
     await waitFor('served once the JWKS answers', async () => (await handshake(t.app.url, await signWith(keyA))) === 'ok', 10_000);
     jwks.setMode('slow');
