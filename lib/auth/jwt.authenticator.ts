@@ -128,7 +128,9 @@ export class JwtAuthenticator implements RealtimeAuthenticator, OnApplicationBoo
   private async verifyWithJose(token: string): Promise<JWTPayload> {
     if (this.joseKey === null) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
     try {
-      return (await jwtVerify(token, this.joseKey as JWTVerifyGetKey, this.joseOptions)).payload;
+      const key = this.joseKey;
+      const verified = typeof key === 'function' ? await jwtVerify(token, key, this.joseOptions) : await jwtVerify(token, key, this.joseOptions);
+      return verified.payload;
     } catch (error) {
       if (error instanceof joseErrors.JWKSMultipleMatchingKeys) return this.verifyWithCandidates(token, error);
       throw refusalOf(error);

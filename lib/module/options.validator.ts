@@ -8,6 +8,7 @@ import type {
 } from '../interfaces/realtime-security-options.interface.js';
 import { ROOM_PRESENCE_STORE_METHODS } from '../interfaces/presence-store.interface.js';
 import type { ResolvedJwksOptions, ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { createPublicKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { normalizeOrigin } from '../auth/origin.policy.js';
 import { DEFAULT_RESOURCE_ID_PATTERN } from '../authorization/resource-id.validator.js';
@@ -95,6 +96,10 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
   if (asymmetric && !hasJwks && keyMissing(jwt.publicKey)) {
     throw new Invalid('jwt.publicKey', 'is missing or empty', 'Pass the PEM public key matching your issuer, or its key set as `jwt.jwks`.');
   }
+  if (algorithms.includes('EdDSA') && !hasJwks && !isEd25519PublicKey(jwt.publicKey)) {
+    throw new Invalid('jwt.publicKey', 'is not an Ed25519 public key while EdDSA is pinned',
+      "Pass the issuer's Ed25519 public key in PEM (-----BEGIN PUBLIC KEY-----), or pin the algorithm that key is for.");
+  }
   const claim = (name: string, value: unknown, fallback: string) => {
     if (value === undefined) return fallback;
     if (typeof value !== 'string' || value.length === 0) throw new Invalid(name, 'must be a non-empty claim name', `Leave it out for '${fallback}'.`);
@@ -111,6 +116,16 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
     tenantClaim: claim('jwt.tenantClaim', jwt.tenantClaim, 'tenant'),
     permissionsClaim: claim('jwt.permissionsClaim', jwt.permissionsClaim, 'perms'),
   });
+}
+
+function isEd25519PublicKey(material: unknown): boolean {
+  if (typeof material !== 'string' && !Buffer.isBuffer(material)) return false;
+  try {
+    const key = createPublicKey(material);
+    return key.type === 'public' && key.asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
 }
 
 /** Hosts a key set may be fetched from over plain `http:` (nothing on the way can swap the keys). */

@@ -43,6 +43,8 @@ describe('options validation: jwt.jwks and EdDSA', () => {
     ['a cooldown over a lowered connect timeout', { jwt: { jwks: JWKS, jwksRefresh: { cooldownMs: 5000 } }, transport: { connectTimeoutMs: 5000 } }, 'jwt.jwksRefresh.cooldownMs'],
     ['EdDSA with no key and no key set', { jwt: { algorithms: ['EdDSA'] } }, 'jwt.publicKey'],
     ['EdDSA beside HS256', { jwt: { secret: TEST_SECRET, publicKey, algorithms: ['EdDSA', 'HS256'] } }, 'jwt.algorithms'],
+    ['EdDSA with an RSA public key', { jwt: { publicKey: generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey, algorithms: ['EdDSA'] } }, 'jwt.publicKey'],
+    ['EdDSA with text that is no key', { jwt: { publicKey: 'not a key at all', algorithms: ['EdDSA'] } }, 'jwt.publicKey'],
     ["'eddsa' in lower case", { jwt: { publicKey, algorithms: ['eddsa'] } }, 'jwt.algorithms'],
   ];
 
