@@ -18,7 +18,8 @@ const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
 
 const sendSchema = z.strictObject({
   channelId: z.string().regex(CHANNEL).refine((id) => !FORBIDDEN.includes(id)),
-  text: z.string().min(1).max(2000).trim(),
+  // trim() first: zod 4 runs checks and overwrites in order (min(1) before trim() would pass ' ' and hand over '').
+  text: z.string().trim().min(1).max(2000),
 });
 const tagSchema = z.strictObject({ name: z.string().min(1).max(32), weight: z.number().int().min(0).max(100) });
 const nestedSchema = z.object({ tag: tagSchema, tags: z.array(tagSchema).max(10), pinned: z.boolean().nullish() });
