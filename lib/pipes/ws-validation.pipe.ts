@@ -64,6 +64,7 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
   private readonly maxReportedFields: number;
   private readonly validateCustomDecorators: boolean;
   private readonly validatorOptions: ValidatorOptions;
+  private readonly schema: StandardSchemaV1 | undefined;
 
   constructor(@Optional() options: WsValidationPipeOptions = {}) {
     const opts = options ?? {};
@@ -75,6 +76,10 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
     });
     this.maxReportedFields = checked('maxReportedFields', opts.maxReportedFields);
     this.validateCustomDecorators = opts.validateCustomDecorators === true;
+    if (opts.schema !== undefined && !isStandardSchema(opts.schema)) {
+      throw new TypeError('WsValidationPipe: option `schema` is not a Standard Schema (v1). Pass a zod, valibot or arktype schema, or leave it out to validate DTO classes.');
+    }
+    this.schema = opts.schema;
     if (opts.groups !== undefined && (!Array.isArray(opts.groups) || opts.groups.some((g) => typeof g !== 'string'))) {
       throw new TypeError('WsValidationPipe: option `groups` must be an array of strings. Pass the class-validator groups to check, or leave it out.');
     }
@@ -95,7 +100,8 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type !== 'body' && !(metadata.type === 'custom' && this.validateCustomDecorators)) return value;
     const prefix = metadata.data ?? '';
-    if (metadata.schema !== undefined) return this.validateWithSchema(metadata.schema, value, prefix);
+    const schema = metadata.schema ?? this.schema;
+    if (schema !== undefined) return this.validateWithSchema(schema, value, prefix);
     const type = metadata.metatype;
     if (!isDtoType(type)) {
       this.checkNonDto(value, type, prefix);

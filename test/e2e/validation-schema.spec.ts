@@ -62,6 +62,12 @@ class SchemaGateway {
     return { ok: true, id };
   }
 
+  @SubscribeMessage('pipe-option')
+  pipeOption(@MessageBody(new WsValidationPipe({ schema: sendSchema })) body: z.infer<typeof sendSchema>) {
+    received.push({ event: 'pipe-option', value: body });
+    return { ok: true, text: body.text };
+  }
+
   @SubscribeMessage('record')
   record(@MessageBody({ schema: recordSchema }) body: z.infer<typeof recordSchema>) {
     received.push({ event: 'record', value: body });
@@ -116,6 +122,20 @@ describe('Standard Schema handlers over the wire: as strict as DTO handlers', ()
       expect(await socket.emitWithAck('field', { channelId: 'general' })).toEqual({ ok: true, id: 'general' });
       expect(await socket.emitWithAck('async', { name: 'free' })).toEqual({ ok: true, name: 'free' });
       expect(received.map((r) => r.event)).toEqual(['message:send', 'parse', 'field', 'async']);
+    });
+
+    it('takes the schema from a parameter pipe too (Nest 11): same output, same refusals', async () => {
+      const socket = await open('/zod', transport);
+      expect(await socket.emitWithAck('pipe-option', { channelId: 'general', text: '  hi  ' })).toEqual({ ok: true, text: 'hi' });
+      const refused = (await socket.emitWithAck('pipe-option', JSON.parse('{"channelId":"general","text":"hi","__proto__":{"polluted":true}}'))) as Ack;
+      expect(refused.error?.fields).toEqual([{ path: '__proto__', constraints: ['forbiddenKey'] }]);
+      const wrong = (await socket.emitWithAck('pipe-option', { channelId: 'general', text: 5 })) as Ack;
+      expect(wrong.error?.fields).toEqual([{ path: 'text', constraints: ['invalid_type'] }]);
+      expect(received.map((r) => r.event)).toEqual(['pipe-option']);
+    });
+
+    it('refuses a pipe option that is not a Standard Schema at construction, saying what to pass', () => {
+      expect(() => new WsValidationPipe({ schema: { parse: () => 1 } as never })).toThrow(/option `schema` is not a Standard Schema/);
     });
 
     // Each bad payload goes to the zod handler and to the DTO handler of the same shape.
