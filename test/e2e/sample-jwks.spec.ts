@@ -15,7 +15,7 @@ const ISSUER = 'https://idp.example.test/realms/acme';
 const AUDIENCE = 'chat';
 
 async function startSample(env: Record<string, string>): Promise<{ app: INestApplication; url: string }> {
-  const config = loadSampleConfig({ PORT: '0', JWT_SECRET: SECRET, ALLOWED_ORIGINS: PAGE_ORIGIN, HANDSHAKE_RATE_PER_ADDRESS: '0', ...env });
+  const config = loadSampleConfig({ PORT: '0', METRICS_PORT: '0', JWT_SECRET: SECRET, ALLOWED_ORIGINS: PAGE_ORIGIN, HANDSHAKE_RATE_PER_ADDRESS: '0', ...env });
   const app = await NestFactory.create(AppModule.register(config), { logger: false });
   app.useWebSocketAdapter(new SecureIoAdapter(app));
   await app.listen(0, '127.0.0.1');
