@@ -82,6 +82,12 @@ describe('sample: JWKS_URL with JWT_ISSUER and JWT_AUDIENCE', () => {
       const mod = await signWith(keys.rs as SigningKey, { ...CLAIMS, sub: 'mod', perms: ['moderation:read'] });
       const presence = await fetch(`${other.url}/moderation/presence`, { headers: { authorization: `Bearer ${mod}` } });
       expect(presence.status).toBe(503);
+      // The SSE route and its ticket route the same (a token that could not be checked is not the caller's fault).
+      const stream = await fetch(`${other.url}/chat/notifications`, { headers: { authorization: `Bearer ${mod}` } });
+      expect(stream.status).toBe(503);
+      expect(await stream.json()).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
+      const ticket = await fetch(`${other.url}/chat/stream-ticket`, { method: 'POST', headers: { authorization: `Bearer ${mod}` } });
+      expect(ticket.status).toBe(503);
     } finally {
       await other.app.close();
       await down.close();
