@@ -9,6 +9,9 @@ export type {
   AuthorizationOptions,
   ConnectionLimitOptions,
   CredentialOptions,
+  JsonWebKeySet,
+  JwksLoader,
+  JwksRefreshOptions,
   JwtAlgorithm,
   JwtVerificationOptions,
   MetricsOptions,
@@ -55,6 +58,7 @@ export { SecurityErrorCode } from './exceptions/security-error-code.js';
 // Authentication: the pluggable authenticator, the JWT one, Origin normalisation
 export { RealtimeAuthenticator, type AuthenticationRequest, type CredentialSource } from './interfaces/authenticator.interface.js';
 export { JwtAuthenticator } from './auth/jwt.authenticator.js';
+export type { JwksKeySetStats } from './auth/jwks-key-set.js';
 export { normalizeOrigin } from './auth/origin.policy.js';
 
 // Authorization: the pluggable permission resolver, the claims one, the permission grammar, tenant rooms

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { RealtimeSecurityModule } from '../lib/index.js';
+import { RealtimeSecurityModule, type JwtVerificationOptions } from '../lib/index.js';
 import { ChatGateway } from './chat/chat.gateway.js';
 import { SAMPLE_CONFIG, type SampleConfig } from './config/sample-config.js';
 import { DemoLoginController } from './demo/demo-login.controller.js';
@@ -12,6 +12,25 @@ import { WebController } from './web/web.controller.js';
 import { NotificationsController } from './chat/notifications.controller.js';
 import { StreamTicketController } from './chat/stream-ticket.controller.js';
 
+/** The demo login signs HS256 tokens with JWT_SECRET: only while tokens are verified that way. */
+export function demoLoginEnabled(config: SampleConfig): boolean {
+  return config.demoLogin && config.jwksUrl === null;
+}
+
+/**
+ * JWKS_URL: tokens of an identity provider, key chosen by `kid` from its key set (RS256, ES256,
+ * EdDSA). Otherwise HS256 with JWT_SECRET. JWT_ISSUER / JWT_AUDIENCE are required when set.
+ */
+function jwtOptions(config: SampleConfig): JwtVerificationOptions {
+  const claims = {
+    ...(config.jwtIssuer !== null ? { issuer: [config.jwtIssuer] } : {}),
+    ...(config.jwtAudience !== null ? { audience: [config.jwtAudience] } : {}),
+  };
+  return config.jwksUrl !== null
+    ? { jwks: config.jwksUrl, algorithms: ['RS256', 'ES256', 'EdDSA'], ...claims }
+    : { secret: config.jwtSecret, algorithms: ['HS256'], ...claims };
+}
+
 /** The sample app: the library configured once from the environment, plus its gateways and routes. */
 @Module({})
 export class AppModule {
@@ -20,7 +39,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RealtimeSecurityModule.forRoot({
-          jwt: { secret: config.jwtSecret, algorithms: ['HS256'] },
+          jwt: jwtOptions(config),
           credentials: { authPayload: true, authorizationHeader: true, cookieName: 'rt_session' },
           origins: { allowed: config.allowedOrigins, enforce: 'cookie' },
           connections: { maxPerUser: config.maxConnectionsPerUser },
@@ -36,8 +55,8 @@ export class AppModule {
           ...(config.redisClusterNodes !== null ? { redis: { nodes: config.redisClusterNodes, nodeId: config.nodeId } } : {}),
         }),
       ],
-      // The demo login is demo-only: DEMO_LOGIN=off removes its routes.
-      controllers: [HealthController, WebController, ModerationPresenceController, ModerationRoomsController, ModerationUsersController, NotificationsController, ...(config.streamTickets ? [StreamTicketController] : []), ...(config.demoLogin ? [DemoLoginController] : [])],
+      // The demo login is demo-only: DEMO_LOGIN=off removes its routes, and so does JWKS_URL (it signs with JWT_SECRET).
+      controllers: [HealthController, WebController, ModerationPresenceController, ModerationRoomsController, ModerationUsersController, NotificationsController, ...(config.streamTickets ? [StreamTicketController] : []), ...(demoLoginEnabled(config) ? [DemoLoginController] : [])],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, ChatGateway, ModerationGateway],
     };
   }

@@ -33,7 +33,10 @@ async function bootstrap(): Promise<void> {
   }
   if (config.generatedSecret) {
     logger.warn('JWT_SECRET is not set: generated a random key for this run. Demo tokens (valid 1 hour):');
-    for (const user of DEMO_USERS) logger.warn(`  ${user.label}: ${signDemoToken(config.jwtSecret, user)}`);
+    for (const user of DEMO_USERS) logger.warn(`  ${user.label}: ${signDemoToken(config.jwtSecret, user, 3600, { issuer: config.jwtIssuer, audience: config.jwtAudience })}`);
+  }
+  if (config.jwksUrl !== null) {
+    logger.log('JWKS_URL is set: tokens are verified against that key set (RS256, ES256, EdDSA); JWT_SECRET is not used and the demo login is off.');
   }
   const shown = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   // Contract: one line containing "listening on http://127.0.0.1:<port>".

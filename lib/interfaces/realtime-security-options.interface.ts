@@ -8,21 +8,66 @@ import type { Principal } from './principal.interface.js';
 import type { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import type { Cluster, Redis } from 'ioredis';
 import type { MeterProvider } from '@opentelemetry/api';
+import type { JSONWebKeySet } from 'jose';
 
-/** JWT algorithms that may be pinned. `none` is deliberately absent. */
+/** JWT algorithms that may be pinned. `none` is deliberately absent; `EdDSA` is Ed25519. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
   | 'ES256' | 'ES384' | 'ES512'
-  | 'PS256' | 'PS384' | 'PS512';
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'EdDSA';
 
-/** How JWTs are verified (through `@nestjs/jwt`). */
+/** A JSON Web Key Set (RFC 7517 §5): `{ keys: [...] }`, public keys only. */
+export type JsonWebKeySet = JSONWebKeySet;
+
+/**
+ * Returns the current key set, e.g. read from a file or fetched with the app's own HTTP client.
+ * Called like the URL is fetched: at start, every `jwksRefresh.intervalMs`, and for an unknown
+ * `kid` at most once per `jwksRefresh.cooldownMs`; a throw or a timeout keeps the last good set.
+ */
+export type JwksLoader = () => JsonWebKeySet | Promise<JsonWebKeySet>;
+
+/** How the `jwt.jwks` key set is kept fresh. */
+export interface JwksRefreshOptions {
+  /** The key set is fetched again in the background this often, in ms (1,000..86,400,000). @default 300000 (5 min) */
+  intervalMs?: number;
+  /**
+   * Least time between two fetches caused by tokens whose `kid` is not in the set, in ms
+   * (100..600,000): however many such handshakes arrive, they share one fetch per cooldown and
+   * wait for it (a valid key published since the last fetch is found; a random `kid` costs nothing).
+   * Also the least time between two attempts while the key set cannot be fetched. `cooldownMs` +
+   * `timeoutMs` must stay below `transport.connectTimeoutMs` (the longest such a handshake waits).
+   * @default 5000
+   */
+  cooldownMs?: number;
+  /** A fetch (or `JwksLoader` call) that has not answered after this many ms fails (100..60,000). @default 3000 */
+  timeoutMs?: number;
+}
+
+/**
+ * How JWTs are verified: `HS*`, `RS*`, `ES*`, `PS*` with one static key through `@nestjs/jwt`;
+ * `EdDSA` and key sets (`jwks`) through `jose`. Exactly one of `secret`, `publicKey`, `jwks`.
+ */
 export interface JwtVerificationOptions {
-  /** HMAC key for `HS*` algorithms, at least 32 bytes. One of `secret` or `publicKey` is required. @default undefined */
+  /** HMAC key for `HS*` algorithms, at least 32 bytes. @default undefined */
   secret?: string | Buffer;
-  /** PEM public key for `RS*`, `ES*`, `PS*` algorithms. @default undefined */
+  /** PEM public key for `RS*`, `ES*`, `PS*`, `EdDSA` algorithms. @default undefined */
   publicKey?: string | Buffer;
-  /** The only algorithms accepted; never empty, never `none`. @default ['HS256'] */
+  /**
+   * The issuer's JSON Web Key Set: its URL (`https://`, or `http://` to a loopback host), or a
+   * function returning it. A token's key is chosen by its `kid`, and the key's `kty`, `alg`,
+   * `use` and `key_ops` must fit the token's pinned algorithm. Cached and refreshed in the
+   * background (see `jwksRefresh`); with no key set fetched yet, handshakes are refused with
+   * `SERVICE_UNAVAILABLE`. Only public-key algorithms may be pinned with it. @default undefined
+   */
+  jwks?: string | URL | JwksLoader;
+  /** Refresh interval, unknown-`kid` cooldown and timeout of `jwks`. @default { intervalMs: 300000, cooldownMs: 5000, timeoutMs: 3000 } */
+  jwksRefresh?: JwksRefreshOptions;
+  /**
+   * The only algorithms accepted; never empty, never `none`, never HMAC and public-key together.
+   * @default ['HS256'], or ['RS256'] with `jwks`
+   */
   algorithms?: JwtAlgorithm[];
   /** Required `iss` claim (one of). @default undefined (not checked) */
   issuer?: string[];

@@ -7,13 +7,14 @@ import type { PermissionResolver } from './permission-resolver.interface.js';
 import type { ConnectionLeaseStore } from './connection-lease-store.interface.js';
 import type { PresenceStore } from './presence-store.interface.js';
 import type { ResolvedSseOptions } from '../sse/sse-options.interface.js';
-import type { JwtAlgorithm, OriginEnforcement, PresenceAudience, RecoveryOptions, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
+import type { JwksLoader, JwtAlgorithm, OriginEnforcement, PresenceAudience, RecoveryOptions, RedisUnavailablePolicy, RoomMemberMetadata } from './realtime-security-options.interface.js';
 
 /** Options after validation, with every default filled in. Internal. */
 export interface ResolvedRealtimeSecurityOptions {
   readonly jwt: {
     readonly secret?: string | Buffer;
     readonly publicKey?: string | Buffer;
+    readonly jwks?: ResolvedJwksOptions;
     readonly algorithms: readonly JwtAlgorithm[];
     readonly issuer?: readonly string[];
     readonly audience?: readonly string[];
@@ -98,6 +99,15 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly meterProvider: MeterProvider | null;
   };
   readonly sse: ResolvedSseOptions;
+}
+
+/** `jwt.jwks` after validation. Internal. */
+export interface ResolvedJwksOptions {
+  /** The parsed URL, or the app's loader. */
+  readonly source: URL | JwksLoader;
+  readonly intervalMs: number;
+  readonly cooldownMs: number;
+  readonly timeoutMs: number;
 }
 
 /** Cluster-mode options after validation. Internal. */

@@ -1,11 +1,14 @@
 import type {
+  JwksLoader,
+  JwksRefreshOptions,
   JwtAlgorithm,
   OriginEnforcement,
   RealtimeSecurityOptions,
   RoomPresenceOptions,
 } from '../interfaces/realtime-security-options.interface.js';
 import { ROOM_PRESENCE_STORE_METHODS } from '../interfaces/presence-store.interface.js';
-import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import type { ResolvedJwksOptions, ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
+import { createPublicKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { normalizeOrigin } from '../auth/origin.policy.js';
 import { DEFAULT_RESOURCE_ID_PATTERN } from '../authorization/resource-id.validator.js';
@@ -14,7 +17,7 @@ import { resolveSseOptions } from '../sse/sse-options.resolver.js';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
-  'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA',
 ]);
 /** RFC 7518 §3.2: an HS256 key at least as long as its hash output. */
 const MIN_HMAC_SECRET_BYTES = 32;
@@ -49,11 +52,12 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
   const jwt = options.jwt;
   if (jwt === undefined) {
     if (options.authenticator === undefined) {
-      throw new Invalid('jwt', 'is missing and no `authenticator` is given', 'Pass `jwt: { secret }` (or `publicKey`), or a custom `authenticator`.');
+      throw new Invalid('jwt', 'is missing and no `authenticator` is given', 'Pass `jwt: { secret }` (or `publicKey`, or `jwks`), or a custom `authenticator`.');
     }
     return null;
   }
-  const algorithms = jwt.algorithms ?? ['HS256'];
+  const hasJwks = jwt.jwks !== undefined && jwt.jwks !== null;
+  const algorithms = jwt.algorithms ?? (hasJwks ? ['RS256'] : ['HS256']);
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
     throw new Invalid('jwt.algorithms', 'is empty', "Pin the algorithms your issuer signs with, e.g. ['HS256'].");
   }
@@ -70,6 +74,16 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
   if (hmac && asymmetric) {
     throw new Invalid('jwt.algorithms', 'mixes HMAC and public-key algorithms', 'Pin one family: a token signed with a public key as HMAC secret must never verify.');
   }
+  if (hasJwks) {
+    if (hmac) {
+      throw new Invalid('jwt.algorithms', 'pins an HMAC algorithm while `jwt.jwks` is set',
+        "A key set holds public keys: pin the algorithms your issuer signs with, e.g. ['RS256'] or ['ES256', 'EdDSA'].");
+    }
+    if (jwt.secret !== undefined || jwt.publicKey !== undefined) {
+      throw new Invalid(jwt.secret !== undefined ? 'jwt.secret' : 'jwt.publicKey', 'is set together with `jwt.jwks`',
+        'Remove it: with a key set, tokens are verified against the keys of that set only.');
+    }
+  }
   const keyMissing = (k: unknown) => k === undefined || k === null || (typeof k === 'string' && k.length === 0) || (Buffer.isBuffer(k) && k.length === 0);
   if (hmac && keyMissing(jwt.secret)) {
     throw new Invalid('jwt.secret', 'is missing or empty', 'Pass the HMAC key your tokens are signed with (at least 32 random bytes).');
@@ -79,8 +93,12 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
     throw new Invalid('jwt.secret', `is not a string or Buffer of at least ${MIN_HMAC_SECRET_BYTES} bytes`,
       'A short HMAC key can be brute-forced from a single token: use at least 32 random bytes (e.g. `openssl rand -base64 48`).');
   }
-  if (asymmetric && keyMissing(jwt.publicKey)) {
-    throw new Invalid('jwt.publicKey', 'is missing or empty', 'Pass the PEM public key matching your issuer.');
+  if (asymmetric && !hasJwks && keyMissing(jwt.publicKey)) {
+    throw new Invalid('jwt.publicKey', 'is missing or empty', 'Pass the PEM public key matching your issuer, or its key set as `jwt.jwks`.');
+  }
+  if (algorithms.includes('EdDSA') && !hasJwks && !isEd25519PublicKey(jwt.publicKey)) {
+    throw new Invalid('jwt.publicKey', 'is not an Ed25519 public key while EdDSA is pinned',
+      "Pass the issuer's Ed25519 public key in PEM (-----BEGIN PUBLIC KEY-----), or pin the algorithm that key is for.");
   }
   const claim = (name: string, value: unknown, fallback: string) => {
     if (value === undefined) return fallback;
@@ -89,13 +107,58 @@ function resolveJwt(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityO
   };
   return Object.freeze({
     secret: hmac ? jwt.secret : undefined,
-    publicKey: asymmetric ? jwt.publicKey : undefined,
+    publicKey: asymmetric && !hasJwks ? jwt.publicKey : undefined,
+    jwks: hasJwks ? resolveJwks(jwt.jwks, jwt.jwksRefresh) : undefined,
     algorithms: Object.freeze([...algorithms]),
     issuer: stringList('jwt.issuer', jwt.issuer),
     audience: stringList('jwt.audience', jwt.audience),
     clockToleranceSeconds: intInRange('jwt.clockToleranceSeconds', jwt.clockToleranceSeconds, 0, 300, 5),
     tenantClaim: claim('jwt.tenantClaim', jwt.tenantClaim, 'tenant'),
     permissionsClaim: claim('jwt.permissionsClaim', jwt.permissionsClaim, 'perms'),
+  });
+}
+
+function isEd25519PublicKey(material: unknown): boolean {
+  if (typeof material !== 'string' && !Buffer.isBuffer(material)) return false;
+  try {
+    const key = createPublicKey(material);
+    return key.type === 'public' && key.asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
+}
+
+/** Hosts a key set may be fetched from over plain `http:` (nothing on the way can swap the keys). */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
+function resolveJwks(source: unknown, refresh: unknown): ResolvedJwksOptions {
+  let resolved: URL | JwksLoader;
+  if (typeof source === 'function') resolved = source as JwksLoader;
+  else {
+    let url: URL | null = null;
+    try {
+      url = source instanceof URL ? new URL(source.href) : typeof source === 'string' ? new URL(source) : null;
+    } catch {
+      url = null;
+    }
+    // Never echo the URL: it may carry credentials.
+    if (url === null || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))) {
+      throw new Invalid('jwt.jwks', 'is not an https:// URL (http:// only to localhost) or a function returning a key set',
+        "Pass your issuer's jwks_uri (from /.well-known/openid-configuration), e.g. 'https://idp.example.com/.well-known/jwks.json'.");
+    }
+    resolved = url;
+  }
+  if (refresh !== undefined && (refresh === null || typeof refresh !== 'object')) {
+    throw new Invalid('jwt.jwksRefresh', 'must be an object', 'Pass `{ intervalMs, cooldownMs, timeoutMs }` or leave it out for the defaults.');
+  }
+  const r = (refresh ?? {}) as JwksRefreshOptions;
+  return Object.freeze({
+    source: resolved,
+    intervalMs: intInRange('jwt.jwksRefresh.intervalMs', r.intervalMs, 1000, 86_400_000, 300_000),
+    cooldownMs: intInRange('jwt.jwksRefresh.cooldownMs', r.cooldownMs, 100, 600_000, 5000),
+    timeoutMs: intInRange('jwt.jwksRefresh.timeoutMs', r.timeoutMs, 100, 60_000, 3000),
   });
 }
 
@@ -384,6 +447,11 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
   }
   const transport = options.transport ?? {};
   const pingIntervalMs = intInRange('transport.pingIntervalMs', transport.pingIntervalMs, 1000, 300_000, 25_000);
+  const connectTimeoutMs = intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000);
+  if (jwt?.jwks !== undefined && jwt.jwks.cooldownMs + jwt.jwks.timeoutMs >= connectTimeoutMs) {
+    throw new Invalid('jwt.jwksRefresh.cooldownMs', `plus jwt.jwksRefresh.timeoutMs (${jwt.jwks.cooldownMs + jwt.jwks.timeoutMs} ms) is not below transport.connectTimeoutMs (${connectTimeoutMs} ms)`,
+      'A handshake with a new kid waits up to that long for the next fetch and would be closed first: shorten the cooldown or the timeout, or raise transport.connectTimeoutMs.');
+  }
   return Object.freeze({
     jwt,
     authenticator,
@@ -402,7 +470,7 @@ export function resolveOptions(options: RealtimeSecurityOptions | undefined | nu
     presence: resolvePresence(options),
     transport: Object.freeze({
       maxMessageBytes: intInRange('transport.maxMessageBytes', transport.maxMessageBytes, 1024, 16 * 1024 * 1024, 64 * 1024),
-      connectTimeoutMs: intInRange('transport.connectTimeoutMs', transport.connectTimeoutMs, 100, 120_000, 10_000),
+      connectTimeoutMs,
       pingIntervalMs,
       pingTimeoutMs: intInRange('transport.pingTimeoutMs', transport.pingTimeoutMs, 1000, 300_000, 20_000),
       perMessageDeflate: bool('transport.perMessageDeflate', transport.perMessageDeflate, false),

@@ -1,3 +1,5 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
 /**
  * Options of {@link WsValidationPipe}. Whitelisting, refusing unknown properties and values, and
  * transforming to the DTO class are always on; these only tune the structural caps checked before
@@ -18,4 +20,11 @@ export interface WsValidationPipeOptions {
   groups?: string[];
   /** Also validate values of custom parameter decorators, not only `@MessageBody()`. @default false */
   validateCustomDecorators?: boolean;
+  /**
+   * A Standard Schema (zod, valibot, arktype, ...) for a pipe given to one parameter,
+   * `@MessageBody(new WsValidationPipe({ schema }))`, which also works on Nest 11 (Nest 12's
+   * `@MessageBody({ schema })` names it per parameter without this). The parameter's own schema,
+   * when it has one, wins. @default undefined (DTO classes)
+   */
+  schema?: StandardSchemaV1;
 }

@@ -1,4 +1,5 @@
 import { Injectable, Optional, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
@@ -6,6 +7,8 @@ import { WsSecurityException, type FieldError } from '../exceptions/ws-security.
 import { compileDtoFastPath, type DtoFastPath } from './dto-fast-path.js';
 import { dtoMetadataOf, isDtoType } from './dto-metadata.js';
 import { FORBIDDEN_KEYS, inspectPayload, type PayloadLimits } from './payload.inspector.js';
+import { declaredNamesOf, fieldsOfIssues, isStandardSchema, shownSegment } from './standard-schema.js';
+import { isThenable } from '../utils/is-thenable.js';
 import type { WsValidationPipeOptions } from './ws-validation-pipe-options.interface.js';
 
 const DEFAULTS = { maxDepth: 8, maxArrayLength: 256, maxStringLength: 8192, maxProperties: 64, maxReportedFields: 20 } as const;
@@ -44,6 +47,14 @@ const RANGES: Readonly<Record<keyof typeof DEFAULTS, readonly [number, number]>>
  *
  * Parameters typed `string`, `number` or `boolean` (e.g. `@MessageBody('channelId') id: string`)
  * must hold that type; other non-DTO types (interfaces, `unknown`) get the structural checks only.
+ *
+ * A parameter that names a Standard Schema (zod, valibot, arktype, ...) with Nest's own option,
+ * `@MessageBody({ schema })` or `@MessageBody('field', { schema })`, is validated by that schema
+ * instead of any DTO: the same caps and forbidden keys first (any JSON value may be the root),
+ * then the schema's `validate` (synchronous or async); the handler gets the schema's output
+ * (parsed, coerced, stripped). A refusal reads the same: paths, and rule names taken from the
+ * issues' `code` (or `type`), never the issues' messages; a path segment the schema does not
+ * declare (learnt from its Standard JSON Schema, when it has one) is shown as `*`.
  */
 @Injectable()
 export class WsValidationPipe implements PipeTransform<unknown, unknown> {
@@ -53,6 +64,7 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
   private readonly maxReportedFields: number;
   private readonly validateCustomDecorators: boolean;
   private readonly validatorOptions: ValidatorOptions;
+  private readonly schema: StandardSchemaV1 | undefined;
 
   constructor(@Optional() options: WsValidationPipeOptions = {}) {
     const opts = options ?? {};
@@ -64,6 +76,10 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
     });
     this.maxReportedFields = checked('maxReportedFields', opts.maxReportedFields);
     this.validateCustomDecorators = opts.validateCustomDecorators === true;
+    if (opts.schema !== undefined && !isStandardSchema(opts.schema)) {
+      throw new TypeError('WsValidationPipe: option `schema` is not a Standard Schema (v1). Pass a zod, valibot or arktype schema, or leave it out to validate DTO classes.');
+    }
+    this.schema = opts.schema;
     if (opts.groups !== undefined && (!Array.isArray(opts.groups) || opts.groups.some((g) => typeof g !== 'string'))) {
       throw new TypeError('WsValidationPipe: option `groups` must be an array of strings. Pass the class-validator groups to check, or leave it out.');
     }
@@ -84,6 +100,8 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type !== 'body' && !(metadata.type === 'custom' && this.validateCustomDecorators)) return value;
     const prefix = metadata.data ?? '';
+    const schema = metadata.schema ?? this.schema;
+    if (schema !== undefined) return this.validateWithSchema(schema, value, prefix);
     const type = metadata.metatype;
     if (!isDtoType(type)) {
       this.checkNonDto(value, type, prefix);
@@ -104,6 +122,28 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
     }
     const instance = fastPath?.(value as Readonly<Record<string, unknown>>);
     return instance !== undefined ? instance : this.validateFully(type, value, prefix);
+  }
+
+  /**
+   * Caps and forbidden keys, then the schema: its output (synchronously when its `validate` is),
+   * or `VALIDATION_FAILED` built from its issues.
+   */
+  private validateWithSchema(schema: StandardSchemaV1, value: unknown, prefix: string): unknown {
+    if (!isStandardSchema(schema)) {
+      throw new TypeError('WsValidationPipe: the `schema` given to @MessageBody is not a Standard Schema (v1). Pass a zod, valibot or arktype schema (or any object with `~standard.validate`).');
+    }
+    const violation = inspectPayload(value, this.limits, isPlainObject);
+    if (violation !== null) {
+      const declared = violation.path.some((s) => typeof s === 'string') ? declaredNamesOf(schema) : null;
+      throw refusal([{ path: joinPath(prefix, violation.path.map((s) => shownSegment(s, declared))), constraints: [violation.constraint] }]);
+    }
+    const result = schema['~standard'].validate(value);
+    return isThenable(result) ? Promise.resolve(result).then((r) => this.schemaOutput(schema, r, prefix)) : this.schemaOutput(schema, result, prefix);
+  }
+
+  private schemaOutput(schema: StandardSchemaV1, result: StandardSchemaV1.Result<unknown>, prefix: string): unknown {
+    if (result.issues === undefined) return result.value;
+    throw refusal(fieldsOfIssues(result.issues, prefix, declaredNamesOf(schema), this.maxReportedFields, joinPath));
   }
 
   /** class-transformer builds the instance, class-validator checks it and words the refusal. */
@@ -179,6 +219,12 @@ function acceptsNestedObject(value: object): boolean {
   if (proto === Object.prototype || proto === null) return true;
   const ctor: unknown = (proto as { constructor?: unknown }).constructor;
   return isDtoType(ctor) && dtoMetadataOf(ctor).validated;
+}
+
+/** Inside a schema-validated payload: plain objects only (a schema gets what the client sent). */
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function joinPath(prefix: string, segments: readonly (string | number)[]): string {

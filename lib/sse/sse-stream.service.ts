@@ -243,7 +243,8 @@ export class SseStreamService implements BeforeApplicationShutdown, OnApplicatio
         headers: request.headers,
       });
     } catch (error) {
-      if (error instanceof WsSecurityException) this.refuse(error.code === SecurityErrorCode.TOKEN_EXPIRED ? error.code : SecurityErrorCode.UNAUTHORIZED, route, address);
+      // TOKEN_EXPIRED, and SERVICE_UNAVAILABLE while no `jwt.jwks` key set could be fetched, keep their codes.
+      if (error instanceof WsSecurityException) this.refuse(keptCode(error.code) ?? SecurityErrorCode.UNAUTHORIZED, route, address);
       this.failures.error('authenticate', `stream authentication failed on ${JSON.stringify(route)}: ${describe(error).split(credential).join('[credential]')}`);
       this.refuse(SecurityErrorCode.SERVICE_UNAVAILABLE, route, address);
     }
@@ -386,4 +387,9 @@ function isPrincipal(value: unknown): value is Principal {
     && typeof p.tenantId === 'string' && p.tenantId.length > 0
     && Array.isArray(p.permissions) && p.permissions.every((x) => typeof x === 'string')
     && typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt);
+}
+
+/** Authenticator refusals whose code a stream keeps; any other is `UNAUTHORIZED`. */
+function keptCode(code: SecurityErrorCode): SecurityErrorCode | null {
+  return code === SecurityErrorCode.TOKEN_EXPIRED || code === SecurityErrorCode.SERVICE_UNAVAILABLE ? code : null;
 }

@@ -73,7 +73,11 @@ export class SseTicketService implements OnModuleDestroy {
         address: request.socket?.remoteAddress ?? '', headers: request.headers,
       });
     } catch (error) {
-      if (error instanceof WsSecurityException) throw new SseRefusedException(error.code === SecurityErrorCode.TOKEN_EXPIRED ? error.code : SecurityErrorCode.UNAUTHORIZED);
+      // TOKEN_EXPIRED, and SERVICE_UNAVAILABLE while no `jwt.jwks` key set could be fetched, keep their codes.
+      if (error instanceof WsSecurityException) {
+        const kept = error.code === SecurityErrorCode.TOKEN_EXPIRED || error.code === SecurityErrorCode.SERVICE_UNAVAILABLE;
+        throw new SseRefusedException(kept ? error.code : SecurityErrorCode.UNAUTHORIZED);
+      }
       throw new SseRefusedException(SecurityErrorCode.SERVICE_UNAVAILABLE);
     }
     if (principal === null) throw new SseRefusedException(SecurityErrorCode.UNAUTHORIZED);

@@ -7,6 +7,7 @@ import {
   WsSecurityException, WsValidationPipe, type Principal,
 } from '../../lib/index.js';
 import { ChannelDto } from './channel.dto.js';
+import { channelSchema, type ChannelInput } from './channel.schema.js';
 import type { ChatMessage } from './chat-message.js';
 import { RoomPresenceDto } from './room-presence.dto.js';
 import { SendMessageDto } from './send-message.dto.js';
@@ -23,8 +24,8 @@ interface MentionRelay {
 }
 
 /**
- * The `/chat` namespace of SAMPLE_CONTRACT.md. Every payload is validated against its DTO
- * (`VALIDATION_FAILED` otherwise); messages are rate limited per user by the module. Channels
+ * The `/chat` namespace of SAMPLE_CONTRACT.md. Every payload is validated against its DTO, or
+ * for `channel:leave` its zod schema (`VALIDATION_FAILED` otherwise); messages are rate limited per user by the module. Channels
  * are tenant rooms (`TenantRooms`): a permission removed by moderation evicts the socket.
  */
 @WebSocketGateway({ namespace: '/chat' })
@@ -92,10 +93,10 @@ export class ChatGateway implements OnGatewayInit {
     return { ok: true };
   }
 
-  /** Needs only to be in the channel (contract): `NOT_FOUND` otherwise. */
+  /** Needs only to be in the channel (contract): `NOT_FOUND` otherwise. Validated by a zod schema. */
   @WsPublic()
   @SubscribeMessage('channel:leave')
-  async leave(@ConnectedSocket() socket: Socket, @MessageBody() body: ChannelDto) {
+  async leave(@ConnectedSocket() socket: Socket, @MessageBody({ schema: channelSchema }) body: ChannelInput) {
     if (!(await this.rooms.leave(socket, 'channel', body.channelId))) throw new WsSecurityException(SecurityErrorCode.NOT_FOUND);
     return { ok: true };
   }

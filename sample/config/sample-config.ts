@@ -8,6 +8,12 @@ export interface SampleConfig {
   readonly jwtSecret: string;
   /** True when JWT_SECRET was not set and a random key was generated. */
   readonly generatedSecret: boolean;
+  /** `JWKS_URL`: tokens are verified against this key set (RS256, ES256, EdDSA) instead of `JWT_SECRET`. */
+  readonly jwksUrl: string | null;
+  /** `JWT_ISSUER`: the required `iss`, in either mode. */
+  readonly jwtIssuer: string | null;
+  /** `JWT_AUDIENCE`: the required `aud`, in either mode. */
+  readonly jwtAudience: string | null;
   readonly allowedOrigins: string[];
   readonly maxConnectionsPerUser: number;
   readonly redisUrl: string | null;
@@ -38,6 +44,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
   const port = intFromEnv(env, 'PORT', 3000, 0, 65535);
   const host = env.HOST && env.HOST.length > 0 ? env.HOST : '127.0.0.1';
   const secret = env.JWT_SECRET && env.JWT_SECRET.length > 0 ? env.JWT_SECRET : null;
+  const jwksUrl = stringFromEnv(env, 'JWKS_URL');
   const origins = env.ALLOWED_ORIGINS && env.ALLOWED_ORIGINS.trim().length > 0
     ? env.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
     : null;
@@ -48,7 +55,11 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     port,
     host,
     jwtSecret: secret ?? randomBytes(32).toString('base64url'),
-    generatedSecret: secret === null,
+    // With JWKS_URL no HMAC key is used (nor generated with a warning).
+    generatedSecret: secret === null && jwksUrl === null,
+    jwksUrl,
+    jwtIssuer: stringFromEnv(env, 'JWT_ISSUER'),
+    jwtAudience: stringFromEnv(env, 'JWT_AUDIENCE'),
     // Resolved against the real port in main.ts when PORT=0.
     allowedOrigins: origins ?? [],
     maxConnectionsPerUser: intFromEnv(env, 'MAX_CONNECTIONS_PER_USER', 3, 1, 10),
@@ -66,6 +77,11 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
 function listFromEnv(env: NodeJS.ProcessEnv, name: string): string[] | null {
   const items = (env[name] ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0);
   return items.length > 0 ? items : null;
+}
+
+function stringFromEnv(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === '' ? null : raw;
 }
 
 function switchFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {

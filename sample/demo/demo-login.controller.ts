@@ -76,6 +76,11 @@ export class DemoLoginController implements OnApplicationBootstrap {
     this.logger.warn('DEMO LOGIN IS ON: POST /demo/login signs anyone in as a demo user without a password. Set DEMO_LOGIN=off outside a demo.');
   }
 
+  /** JWT_ISSUER / JWT_AUDIENCE, which the handshake requires when set. */
+  private claims(): { issuer: string | null; audience: string | null } {
+    return { issuer: this.config.jwtIssuer, audience: this.config.jwtAudience };
+  }
+
   @Get('users')
   users(): { users: DemoUserView[] } {
     return { users: DEMO_USERS.map(view) };
@@ -88,7 +93,7 @@ export class DemoLoginController implements OnApplicationBootstrap {
     const userId = body !== null && typeof body === 'object' ? (body as { userId?: unknown }).userId : undefined;
     const user = typeof userId === 'string' ? DEMO_USERS.find((u) => u.userId === userId) : undefined;
     if (user === undefined) throw new BadRequestException('userId must name one of the demo users (GET /demo/users)');
-    const token = signDemoToken(this.config.jwtSecret, user, SESSION_TTL_SECONDS);
+    const token = signDemoToken(this.config.jwtSecret, user, SESSION_TTL_SECONDS, this.claims());
     res.setHeader('Set-Cookie', cookie(`${SESSION_COOKIE}=${token}`, SESSION_TTL_SECONDS, isHttps(req)));
     res.setHeader('Cache-Control', 'no-store');
     return this.session(user, Date.now() + SESSION_TTL_SECONDS * 1000);
@@ -131,7 +136,7 @@ export class DemoLoginController implements OnApplicationBootstrap {
   private session(user: DemoUser, expiresAt: number): DemoSessionView {
     const moderation = user.perms.filter((p) => p.startsWith('moderation:'));
     const apiToken = moderation.length > 0
-      ? signDemoToken(this.config.jwtSecret, { ...user, perms: moderation }, Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)))
+      ? signDemoToken(this.config.jwtSecret, { ...user, perms: moderation }, Math.max(1, Math.floor((expiresAt - Date.now()) / 1000)), this.claims())
       : undefined;
     return { user: view(user), expiresAt, ...(apiToken !== undefined ? { apiToken } : {}) };
   }

@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, ServiceUnavailableException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   hasPermission,
   ModerationStore,
   parseRequiredPermission,
   RealtimeAuthenticator,
+  SecurityErrorCode,
   userKey,
+  WsSecurityException,
   type Principal,
 } from '../../lib/index.js';
 import { HTTP_PERMISSION } from './http-permission.decorator.js';
@@ -22,7 +24,8 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/;
  * HTTP routes of the sample: `Authorization: Bearer <jwt>` only (never a cookie, so no
  * cross-site form can use them), verified by the library's own authenticator, then the
  * route's `@HttpPermission` with any moderation override applied; banned users are refused.
- * 401 without a valid token, 403 without the permission. Nothing of the token is echoed.
+ * 401 without a valid token, 403 without the permission, 503 while a JWKS key set cannot be
+ * fetched. Nothing of the token is echoed.
  */
 @Injectable()
 export class BearerPermissionGuard implements CanActivate {
@@ -49,7 +52,9 @@ export class BearerPermissionGuard implements CanActivate {
         address: request.socket.remoteAddress ?? '',
         headers: request.headers,
       });
-    } catch {
+    } catch (error) {
+      // No key set fetched yet (JWKS_URL): the token could not be checked, which is not the caller's fault.
+      if (error instanceof WsSecurityException && error.code === SecurityErrorCode.SERVICE_UNAVAILABLE) throw new ServiceUnavailableException();
       principal = null;
     }
     if (principal === null || principal.expiresAt <= Date.now()) throw new UnauthorizedException();
