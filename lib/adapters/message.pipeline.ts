@@ -19,10 +19,12 @@ type SocketEvent = [string, ...unknown[]];
  * What runs on every incoming event of an authenticated socket, before any handler, in order:
  *  1. the session is still open (a closed or banned session handles nothing);
  *  2. the token has not expired (plus grace): otherwise `TOKEN_EXPIRED` and the socket closes;
- *  3. the refresh event is answered here, by the library, on every namespace (it counts against
+ *  3. a socket being closed for the rate-limit penalty is refused; otherwise the event's ack is
+ *     counted as promised (a penalty close answers it first);
+ *  4. the refresh event is answered here, by the library, on every namespace (it counts against
  *     the user's message budget like any other event);
- *  4. the event name is screened (`TransportLimits.screen`: reserved or unhandled names dropped);
- *  5. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
+ *  5. the event name is screened (`TransportLimits.screen`: reserved or unhandled names dropped);
+ *  6. everything else goes on to the gateway (where `@WsAuthorize` and the pipes run).
  * One `socket.use` middleware per socket does all of it.
  */
 @Injectable()
@@ -58,8 +60,16 @@ export class MessagePipeline {
       this.lifecycle.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
       return;
     }
+    // A socket being closed for the rate-limit penalty is refused everything, without a charge.
+    const closing = this.budget.penaltyRetryAfterMs(session.socket);
+    if (closing !== undefined) {
+      reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing }).getBody());
+      return;
+    }
+    // Its answer is awaited by a penalty close: promised acks are answered before the socket closes.
+    this.budget.pending.track(session.socket, event);
     if (event[0] === this.options.tokens.refreshEvent) {
-      void this.refresh(session, event[1], ack);
+      void this.refresh(session, event[1], ackOf(event));
       return;
     }
     this.limits.screen(session.socket, event, next);

@@ -267,10 +267,21 @@ export interface RateLimitOptions {
   /** The window of `messageLimit`, in ms (1000..3,600,000). @default 10000 */
   messageWindowMs?: number;
   /**
-   * `RATE_LIMITED` answers a socket may get in a row; the next refused message disconnects it
-   * (0..1000; 0 disconnects on the first refusal). An accepted message resets the count. @default 5
+   * Strikes a socket may get in a row; the next one disconnects it (0..1000; 0 disconnects on the
+   * first strike). A strike is a refusal decided after the grace (`strikeGraceMs`); the socket's
+   * acks already promised are answered before the close. An accepted message resets the count.
+   * @default 5
    */
   strikes?: number;
+  /**
+   * How long after a socket's first refusal (since its last accepted message) further refusals
+   * count no strike, in ms (0..60,000): the time the refusal needs to reach the client and the
+   * client to stop, so a burst already in flight (an offline outbox flushed at once) is answered
+   * `RATE_LIMITED` without a penalty. At most 10 × the limit refusals are forgiven this way; a
+   * client that keeps sending after the grace is disconnected after `strikes` more refusals.
+   * 0 counts every refusal as a strike. @default 2000
+   */
+  strikeGraceMs?: number;
   /**
    * Where message counters live: a `@nestjs/throttler` `ThrottlerStorage` (class, built through
    * Nest DI, or instance). Share one (e.g. on Redis) between nodes to limit users cluster-wide.

@@ -76,6 +76,7 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly messageLimit: number;
     readonly messageWindowMs: number;
     readonly strikes: number;
+    readonly strikeGraceMs: number;
     readonly storage: Type<WsThrottlerStorage> | WsThrottlerStorage | null;
     readonly handshakesPerAddress: number;
     readonly handshakeWindowMs: number;

@@ -314,6 +314,7 @@ function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSec
     messageLimit: intInRange('rateLimit.messageLimit', rate.messageLimit, 0, 1_000_000, 100),
     messageWindowMs: intInRange('rateLimit.messageWindowMs', rate.messageWindowMs, 1000, 3_600_000, 10_000),
     strikes: intInRange('rateLimit.strikes', rate.strikes, 0, 1000, 5),
+    strikeGraceMs: intInRange('rateLimit.strikeGraceMs', rate.strikeGraceMs, 0, 60_000, 2000),
     storage: pluggable<NonNullable<ResolvedRealtimeSecurityOptions['rateLimit']['storage']>>('rateLimit.storage', rate.storage,
       ['increment'], "@nestjs/throttler's ThrottlerStorage"),
     handshakesPerAddress: intInRange('rateLimit.handshakesPerAddress', rate.handshakesPerAddress, 0, 1_000_000, 600),

@@ -11,6 +11,28 @@ import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
 import { WsThrottlerStorage, type WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
 import { isThenable } from '../utils/is-thenable.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
+import { PendingAnswers } from './pending-answers.js';
+
+/**
+ * Refusals a streak may get without strikes, as a multiple of the rule's limit: a burst of up to
+ * ten times the limit, sent at once, is answered and forgiven; past that every refusal is a strike
+ * even within `rateLimit.strikeGraceMs` (a flooder never gets an unbounded free ride).
+ */
+export const BURST_REFUSALS_PER_LIMIT = 10;
+
+/** The longest a penalty close waits for the socket's pending acks to be answered. */
+export const PENALTY_FLUSH_MS = 5000;
+
+/** A socket's refusals since its last accepted message. */
+interface Streak {
+  /** When the first refusal of the streak was decided (epoch ms). */
+  readonly startedAt: number;
+  refusals: number;
+  /** Refusals past the grace: the ones that count toward the penalty. */
+  strikes: number;
+  /** The last `retryAfterMs` told, repeated to a socket being closed for the penalty. */
+  retryAfterMs: number;
+}
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
 export interface WsThrottleRule {
@@ -25,13 +47,27 @@ export interface WsThrottleRule {
  * Counts a user's messages and enforces the refusal and the progressive penalty, for every
  * event a client sends: handled ones (through `WsThrottlerGuard`), the refresh event, and those
  * dropped before any handler (unknown or reserved names) — so no event name is free to flood with.
+ *
+ * The penalty punishes a client that keeps sending after it was told, not a burst in flight:
+ * a socket's refusals since its last accepted message form a streak; the refusals decided within
+ * `rateLimit.strikeGraceMs` of the streak's first one (the time that refusal needs to reach the
+ * client and the client to stop), up to {@link BURST_REFUSALS_PER_LIMIT} × the limit of them, are
+ * answered `RATE_LIMITED` and count no strike. Every later refusal is a strike; more than
+ * `rateLimit.strikes` strikes close the socket. The close is orderly: the socket is refused
+ * everything from then on (without touching the storage), the acks it was already promised are
+ * answered first (up to {@link PENALTY_FLUSH_MS}), then it is told (`exception` `RATE_LIMITED`)
+ * and disconnected.
  */
 @Injectable()
 export class UserMessageBudget {
   private readonly logger = new Logger('RealtimeSecurity');
   /** A failing storage refuses every message: one log line per interval, not one each. */
   private readonly failures = new ThrottledLog(this.logger);
-  private readonly strikes = new WeakMap<Socket, number>();
+  private readonly streaks = new WeakMap<Socket, Streak>();
+  /** Sockets being closed for the penalty, with the `retryAfterMs` they are answered with. */
+  private readonly penalized = new WeakMap<Socket, number>();
+  /** Acks promised to each socket and not answered yet (the message pipeline counts them). */
+  readonly pending = new PendingAnswers();
   /** The user's shared budget (`rateLimit.messageLimit` per `rateLimit.messageWindowMs`). */
   readonly shared: WsThrottleRule;
 
@@ -53,12 +89,14 @@ export class UserMessageBudget {
   /**
    * Counts one message of `session` against `rule` (the shared budget by default): synchronously
    * with a synchronous storage (it then throws), else through the promise it returns (which then
-   * rejects). Refuses with `RATE_LIMITED` and `retryAfterMs` when over; a socket refused more than `rateLimit.strikes`
-   * times in a row, without an accepted message in between, is told and disconnected first.
+   * rejects). Refuses with `RATE_LIMITED` and `retryAfterMs` when over; a socket with more than
+   * `rateLimit.strikes` strikes (refusals past the grace, see the class) is closed for the penalty.
    * A storage failure refuses with `SERVICE_UNAVAILABLE`.
    */
   charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule = this.shared): void | Promise<void> {
     if (!this.enabled) return;
+    const closing = this.penalized.get(session.socket);
+    if (closing !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing });
     let record: WsThrottlerStorageRecord | Promise<WsThrottlerStorageRecord>;
     try {
       record = this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
@@ -66,9 +104,9 @@ export class UserMessageBudget {
       throw this.storageFailed(error);
     }
     // A synchronous storage (the in-memory one) settles the message without a promise.
-    if (!isThenable(record)) return this.settle(session, event, record);
+    if (!isThenable(record)) return this.settle(session, event, record, rule);
     // Normalised to a native promise: callers tell a synchronous answer from `instanceof Promise`.
-    return Promise.resolve(record).then((settled) => this.settle(session, event, settled), (error: unknown) => {
+    return Promise.resolve(record).then((settled) => this.settle(session, event, settled, rule), (error: unknown) => {
       throw this.storageFailed(error);
     });
   }
@@ -78,18 +116,37 @@ export class UserMessageBudget {
     return new WsSecurityException(SecurityErrorCode.SERVICE_UNAVAILABLE);
   }
 
-  /** Accepts the message, or refuses it (and counts a strike toward the penalty). */
-  private settle(session: ConnectionSession, event: string | undefined, record: WsThrottlerStorageRecord): void {
+  /**
+   * While `socket` is being closed for the penalty (everything it sends is refused): the
+   * `retryAfterMs` to answer with; `undefined` otherwise.
+   */
+  penaltyRetryAfterMs(socket: Socket): number | undefined {
+    return this.penalized.get(socket);
+  }
+
+  /** Accepts the message, or refuses it (and counts a strike toward the penalty once past the grace). */
+  private settle(session: ConnectionSession, event: string | undefined, record: WsThrottlerStorageRecord, rule: WsThrottleRule): void {
     const socket = session.socket;
     if (!record.isBlocked) {
-      // Only a socket with strikes has an entry: no WeakMap write per accepted message.
-      if (this.strikes.has(socket)) this.strikes.delete(socket);
+      // Only a socket with a streak has an entry: no WeakMap write per accepted message.
+      if (this.streaks.has(socket)) this.streaks.delete(socket);
       return;
     }
     const retryAfterMs = Math.max(1, record.timeToBlockExpire) * 1000;
-    const strikes = (this.strikes.get(socket) ?? 0) + 1;
-    const penalty = strikes > this.options.rateLimit.strikes;
-    if (strikes === 1 || penalty) {
+    const closing = this.penalized.get(socket);
+    if (closing !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing });
+    const now = Date.now();
+    let streak = this.streaks.get(socket);
+    if (streak === undefined) {
+      streak = { startedAt: now, refusals: 0, strikes: 0, retryAfterMs };
+      this.streaks.set(socket, streak);
+    }
+    streak.refusals += 1;
+    streak.retryAfterMs = retryAfterMs;
+    const inFlight = now - streak.startedAt < this.options.rateLimit.strikeGraceMs && streak.refusals <= rule.limit * BURST_REFUSALS_PER_LIMIT;
+    if (!inFlight) streak.strikes += 1;
+    const penalty = streak.strikes > this.options.rateLimit.strikes;
+    if (streak.refusals === 1 || penalty) {
       const { userId, tenantId } = session.principal;
       this.events.emit({
         kind: 'rate_limited', code: SecurityErrorCode.RATE_LIMITED, userId, tenantId, namespace: socket.nsp.name,
@@ -97,11 +154,22 @@ export class UserMessageBudget {
       });
     }
     if (penalty) {
-      this.strikes.delete(socket);
-      this.lifecycle.terminate(session, SecurityErrorCode.RATE_LIMITED);
-    } else {
-      this.strikes.set(socket, strikes);
+      this.streaks.delete(socket);
+      this.penalize(session, retryAfterMs);
     }
     throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs });
+  }
+
+  /**
+   * Closes a socket for the penalty, in order: from now on it is refused everything; the acks it
+   * was promised (this refusal included) are answered; then it is told and disconnected.
+   */
+  private penalize(session: ConnectionSession, retryAfterMs: number): void {
+    const socket = session.socket;
+    this.penalized.set(socket, retryAfterMs);
+    void this.pending.settled(socket, PENALTY_FLUSH_MS).then(() => {
+      // Handlers of messages without an ack, accepted before the penalty, finish on this turn.
+      setImmediate(() => this.lifecycle.terminate(session, SecurityErrorCode.RATE_LIMITED));
+    });
   }
 }
