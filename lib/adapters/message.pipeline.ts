@@ -19,8 +19,8 @@ type SocketEvent = [string, ...unknown[]];
  * What runs on every incoming event of an authenticated socket, before any handler, in order:
  *  1. the session is still open (a closed or banned session handles nothing);
  *  2. the token has not expired (plus grace): otherwise `TOKEN_EXPIRED` and the socket closes;
- *  3. a socket being closed for the rate-limit penalty is refused; otherwise the event's ack is
- *     counted as promised (a penalty close answers it first);
+ *  3. a socket being closed for the rate-limit penalty is refused; otherwise the event's arrival
+ *     is stamped and its ack counted as promised (`InboundMessages`, for the penalty);
  *  4. the refresh event is answered here, by the library, on every namespace (it counts against
  *     the user's message budget like any other event);
  *  5. the event name is screened (`TransportLimits.screen`: reserved or unhandled names dropped);
@@ -66,8 +66,9 @@ export class MessagePipeline {
       reply(session.socket, ack, new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing }).getBody());
       return;
     }
-    // Its answer is awaited by a penalty close: promised acks are answered before the socket closes.
-    this.budget.pending.track(session.socket, event);
+    // Stamped on arrival (the penalty tells a burst in flight from a client still sending), its
+    // ack counted as promised (a penalty close answers it first).
+    this.budget.inbound.track(session.socket, event);
     if (event[0] === this.options.tokens.refreshEvent) {
       void this.refresh(session, event[1], ackOf(event));
       return;

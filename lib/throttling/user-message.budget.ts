@@ -11,7 +11,7 @@ import { WS_THROTTLER_NAME } from './throttler-metadata.constants.js';
 import { WsThrottlerStorage, type WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
 import { isThenable } from '../utils/is-thenable.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
-import { PendingAnswers } from './pending-answers.js';
+import { InboundMessages } from './inbound-messages.js';
 
 /**
  * Refusals a streak may get without strikes, as a multiple of the rule's limit: a burst of up to
@@ -25,7 +25,7 @@ export const PENALTY_FLUSH_MS = 5000;
 
 /** A socket's refusals since its last accepted message. */
 interface Streak {
-  /** When the first refusal of the streak was decided (epoch ms). */
+  /** When the first refusal of the streak was decided, and sent (epoch ms). */
   readonly startedAt: number;
   refusals: number;
   /** Refusals past the grace: the ones that count toward the penalty. */
@@ -49,10 +49,12 @@ export interface WsThrottleRule {
  * dropped before any handler (unknown or reserved names) — so no event name is free to flood with.
  *
  * The penalty punishes a client that keeps sending after it was told, not a burst in flight:
- * a socket's refusals since its last accepted message form a streak; the refusals decided within
- * `rateLimit.strikeGraceMs` of the streak's first one (the time that refusal needs to reach the
- * client and the client to stop), up to {@link BURST_REFUSALS_PER_LIMIT} × the limit of them, are
- * answered `RATE_LIMITED` and count no strike. Every later refusal is a strike; more than
+ * a socket's refusals since its last accepted message form a streak. While the socket has sent
+ * nothing that arrived `rateLimit.strikeGraceMs` or more after the streak's first refusal was sent
+ * (the time that refusal needs to reach the client and the client to stop), its refusals, up to
+ * {@link BURST_REFUSALS_PER_LIMIT} × the limit of them, are answered `RATE_LIMITED` and count no
+ * strike: a burst in flight, however long a busy server takes to work through it. Every later
+ * refusal is a strike; more than
  * `rateLimit.strikes` strikes close the socket. The close is orderly: the socket is refused
  * everything from then on (without touching the storage), the acks it was already promised are
  * answered first (up to {@link PENALTY_FLUSH_MS}), then it is told (`exception` `RATE_LIMITED`)
@@ -66,8 +68,8 @@ export class UserMessageBudget {
   private readonly streaks = new WeakMap<Socket, Streak>();
   /** Sockets being closed for the penalty, with the `retryAfterMs` they are answered with. */
   private readonly penalized = new WeakMap<Socket, number>();
-  /** Acks promised to each socket and not answered yet (the message pipeline counts them). */
-  readonly pending = new PendingAnswers();
+  /** Each socket's arrivals and unanswered acks, as the message pipeline records them. */
+  readonly inbound = new InboundMessages();
   /** The user's shared budget (`rateLimit.messageLimit` per `rateLimit.messageWindowMs`). */
   readonly shared: WsThrottleRule;
 
@@ -143,7 +145,11 @@ export class UserMessageBudget {
     }
     streak.refusals += 1;
     streak.retryAfterMs = retryAfterMs;
-    const inFlight = now - streak.startedAt < this.options.rateLimit.strikeGraceMs && streak.refusals <= rule.limit * BURST_REFUSALS_PER_LIMIT;
+    // Judged by what the socket has sent, not by when a busy server gets to it: a burst that
+    // arrived before the grace ended is forgiven however long its processing takes.
+    const lastArrivalAt = this.inbound.lastArrivalAt(socket) ?? now;
+    const grace = this.options.rateLimit.strikeGraceMs;
+    const inFlight = grace > 0 && lastArrivalAt - streak.startedAt < grace && streak.refusals <= rule.limit * BURST_REFUSALS_PER_LIMIT;
     if (!inFlight) streak.strikes += 1;
     const penalty = streak.strikes > this.options.rateLimit.strikes;
     if (streak.refusals === 1 || penalty) {
@@ -167,7 +173,7 @@ export class UserMessageBudget {
   private penalize(session: ConnectionSession, retryAfterMs: number): void {
     const socket = session.socket;
     this.penalized.set(socket, retryAfterMs);
-    void this.pending.settled(socket, PENALTY_FLUSH_MS).then(() => {
+    void this.inbound.settled(socket, PENALTY_FLUSH_MS).then(() => {
       // Handlers of messages without an ack, accepted before the penalty, finish on this turn.
       setImmediate(() => this.lifecycle.terminate(session, SecurityErrorCode.RATE_LIMITED));
     });

@@ -13,7 +13,7 @@ const LIMIT = 5;
 describe('message budget covers events no handler sees', () => {
   let t: TestApp;
   beforeEach(async () => {
-    t = await startApp({ gateways: [PingGateway], security: { rateLimit: { messageLimit: LIMIT, messageWindowMs: 60_000, strikes: 3 } } });
+    t = await startApp({ gateways: [PingGateway], security: { rateLimit: { messageLimit: LIMIT, messageWindowMs: 60_000, strikes: 3, strikeGraceMs: 0 } } });
   });
   afterEach(async () => {
     closeAllClients();
