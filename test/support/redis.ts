@@ -194,17 +194,20 @@ export async function openConnection(target: string | TestRedis, prefix: string,
 export class RedisServer {
   private process: ChildProcess | null = null;
 
-  private constructor(readonly port: number, private readonly password: string | null) {}
+  private constructor(readonly port: number, private readonly password: string | null, private readonly debugCommand = false) {}
 
   /** `redis://[:password@]127.0.0.1:<port>` */
   get url(): string {
     return `redis://${this.password !== null ? `:${this.password}@` : ''}127.0.0.1:${this.port}`;
   }
 
-  /** Starts one; with `password`, clients must authenticate (`requirepass`). */
-  static async start(options: { password?: string } = {}): Promise<RedisServer> {
+  /**
+   * Starts one; with `password`, clients must authenticate (`requirepass`); with `debugCommand`,
+   * `DEBUG` (e.g. `DEBUG SLEEP` to stall it) is allowed from local connections.
+   */
+  static async start(options: { password?: string; debugCommand?: boolean } = {}): Promise<RedisServer> {
     if (!hasRedisServer()) throw new Error(HOW_TO_GET_ONE);
-    const server = new RedisServer(await freePort(), options.password ?? null);
+    const server = new RedisServer(await freePort(), options.password ?? null, options.debugCommand === true);
     await server.restart();
     return server;
   }
@@ -217,6 +220,7 @@ export class RedisServer {
   async restart(): Promise<void> {
     if (this.process !== null) return;
     const auth = this.password !== null ? ['--requirepass', this.password] : [];
+    if (this.debugCommand) auth.push('--enable-debug-command', 'local');
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...auth], { stdio: 'ignore' });
     this.process = child;
     child.once('exit', () => { if (this.process === child) this.process = null; });
