@@ -310,6 +310,14 @@ export interface RateLimitOptions {
    * client guessing credentials pays a new handshake every few tries. @default 3
    */
   refusedConnectsPerConnection?: number;
+  /**
+   * Reverse proxies in front of the app, by exact IP address (at most 100). A handshake whose TCP
+   * peer is one of them is counted against the client it names in `X-Forwarded-For` (the
+   * right-most entry that is not itself a listed proxy; the peer when the header is missing or
+   * malformed), so clients behind one proxy do not share its handshake budget. The header is
+   * never read from any other peer. @default [] (the header is never trusted)
+   */
+  trustedProxies?: readonly string[];
 }
 
 /** A room Socket.IO restored to a recovered socket that is not a {@link TenantRooms} room. */

@@ -83,6 +83,7 @@ export interface ResolvedRealtimeSecurityOptions {
     readonly maxTrackedAddresses: number;
     readonly connectsPerUser: number;
     readonly refusedConnectsPerConnection: number;
+    readonly trustedProxies: readonly string[];
   };
   readonly logSecurityEvents: boolean;
   readonly authorization: {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { normalizeAddress } from '../utils/normalize-address.js';
 import type {
   JwksLoader,
   JwksRefreshOptions,
@@ -305,6 +307,15 @@ function resolveRecovery(options: RealtimeSecurityOptions): ResolvedRealtimeSecu
   return Object.freeze({ authorizeRoom: authorizeRoom as ResolvedRealtimeSecurityOptions['recovery']['authorizeRoom'] });
 }
 
+function trustedProxies(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value) || value.length > 100 || value.some((v) => typeof v !== 'string' || isIP(v) === 0)) {
+    throw new Invalid('rateLimit.trustedProxies', 'must be an array of at most 100 IP addresses',
+      'List the exact addresses of your reverse proxies (e.g. [\'10.0.0.5\']), or leave it out so X-Forwarded-For is never trusted.');
+  }
+  return Object.freeze(value.map((address: string) => normalizeAddress(address)));
+}
+
 function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSecurityOptions['rateLimit'] {
   const rate = options.rateLimit ?? {};
   if (typeof rate !== 'object' || rate === null) {
@@ -322,6 +333,7 @@ function resolveRateLimit(options: RealtimeSecurityOptions): ResolvedRealtimeSec
     maxTrackedAddresses: intInRange('rateLimit.maxTrackedAddresses', rate.maxTrackedAddresses, 100, 10_000_000, 100_000),
     connectsPerUser: intInRange('rateLimit.connectsPerUser', rate.connectsPerUser, 0, 1_000_000, 600),
     refusedConnectsPerConnection: intInRange('rateLimit.refusedConnectsPerConnection', rate.refusedConnectsPerConnection, 1, 100, 3),
+    trustedProxies: trustedProxies(rate.trustedProxies),
   });
 }
 

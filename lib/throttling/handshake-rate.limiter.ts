@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
+import { normalizeAddress } from '../utils/normalize-address.js';
 import type { EngineGate } from '../adapters/handshake.pipeline.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { SecurityEventsService } from '../events/security-events.service.js';
@@ -21,8 +23,11 @@ interface Bucket {
  * (one host usually holds the whole prefix). Memory is bounded: at most
  * `rateLimit.maxTrackedAddresses` buckets, the least recently used forgotten first (a forgotten
  * bucket would have refilled anyway unless its address keeps coming, which keeps it recent).
- * Behind a reverse proxy every client shares the proxy's address: limit there instead, or set
- * the limit to 0.
+ * A burst is allowed: a full bucket admits `handshakesPerAddress` at once (a reconnect storm of
+ * that many clients from one address passes), then refills evenly over the window.
+ * Behind a reverse proxy every client shares the proxy's address: name the proxy in
+ * `rateLimit.trustedProxies` and each client is counted by the address the proxy puts in
+ * `X-Forwarded-For` (never trusted from any other peer), or limit at the proxy and set the limit to 0.
  */
 @Injectable()
 export class HandshakeRateLimiter {
@@ -32,6 +37,7 @@ export class HandshakeRateLimiter {
   private readonly capacity: number;
   private readonly perMs: number;
   private readonly maxTracked: number;
+  private readonly trustedProxies: ReadonlySet<string>;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) options: ResolvedRealtimeSecurityOptions,
@@ -41,6 +47,7 @@ export class HandshakeRateLimiter {
     this.capacity = handshakesPerAddress;
     this.perMs = handshakesPerAddress / handshakeWindowMs;
     this.maxTracked = maxTrackedAddresses;
+    this.trustedProxies = new Set(options.rateLimit.trustedProxies);
   }
 
   get enabled(): boolean {
@@ -84,11 +91,29 @@ export class HandshakeRateLimiter {
     return allowed;
   }
 
+  /**
+   * The address a handshake is counted against: the TCP peer, or, when the peer is a trusted
+   * proxy, the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (the peer
+   * when the header is missing or an entry is not an IP address).
+   */
+  protected clientAddress(req: IncomingMessage): string | undefined {
+    const peer = req.socket.remoteAddress;
+    if (this.trustedProxies.size === 0 || peer === undefined || !this.trustedProxies.has(normalizeAddress(peer))) return peer;
+    const header = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((hop) => hop.trim()).filter((hop) => hop.length > 0);
+    for (let i = hops.length - 1; i >= 0; i -= 1) {
+      const hop = hops[i] as string;
+      if (isIP(hop) === 0) return peer;
+      if (!this.trustedProxies.has(normalizeAddress(hop))) return hop;
+    }
+    return peer;
+  }
+
   /** `inner` behind the per-address limit: a refusal never reaches it. */
   gate(inner: EngineGate): EngineGate {
     if (!this.enabled) return inner;
     return (req, callback) => {
-      if (!this.tryAcquire(req.socket.remoteAddress)) {
+      if (!this.tryAcquire(this.clientAddress(req))) {
         callback(SecurityErrorCode.RATE_LIMITED, false);
         return;
       }
