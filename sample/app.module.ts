@@ -44,7 +44,11 @@ export class AppModule {
           origins: { allowed: config.allowedOrigins, enforce: 'cookie' },
           connections: { maxPerUser: config.maxConnectionsPerUser },
           // MESSAGE_RATE_PER_USER per 10 s per user (all sockets; all nodes in cluster mode), HANDSHAKE_RATE_PER_ADDRESS per minute.
-          rateLimit: { messageLimit: config.messageRatePerUser, messageWindowMs: 10_000, handshakesPerAddress: config.handshakeRatePerAddress, handshakeWindowMs: 60_000 },
+          // TRUSTED_PROXIES: handshakes from these proxies count per X-Forwarded-For client (never trusted by default).
+          rateLimit: {
+            messageLimit: config.messageRatePerUser, messageWindowMs: 10_000, handshakesPerAddress: config.handshakeRatePerAddress, handshakeWindowMs: 60_000,
+            ...(config.trustedProxies.length > 0 ? { trustedProxies: config.trustedProxies } : {}),
+          },
           // presence_update to same-tenant sockets on /chat holding presence:read.
           // Room presence: who is in each channel; presence_diff to channel members on /chat holding presence:read.
           presence: { broadcast: { namespaces: ['/chat'] }, rooms: { enabled: true, diff: { namespaces: ['/chat'] } } },

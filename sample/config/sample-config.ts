@@ -24,6 +24,8 @@ export interface SampleConfig {
   readonly handshakeRatePerAddress: number;
   /** `METRICS_PORT`: Prometheus text at `GET http://127.0.0.1:<port>/metrics` (127.0.0.1 only); 0: off. */
   readonly metricsPort: number;
+  /** `TRUSTED_PROXIES`: comma-separated IPs of reverse proxies whose X-Forwarded-For is trusted (none by default). */
+  readonly trustedProxies: string[];
   /** DEMO ONLY: `POST /demo/login` signs in as a demo user without a password. `DEMO_LOGIN=off` removes it. */
   readonly demoLogin: boolean;
   /** `POST /chat/stream-ticket` and `?ticket=` on `GET /chat/notifications`; `STREAM_TICKETS=off` removes them. */
@@ -68,6 +70,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     nodeId: env.NODE_ID && env.NODE_ID.length > 0 ? env.NODE_ID : `${hostname()}-${process.pid}`,
     messageRatePerUser: intFromEnv(env, 'MESSAGE_RATE_PER_USER', 100, 1, 1_000_000),
     handshakeRatePerAddress: intFromEnv(env, 'HANDSHAKE_RATE_PER_ADDRESS', 600, 0, 1_000_000),
+    trustedProxies: (env.TRUSTED_PROXIES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0),
     demoLogin: switchFromEnv(env, 'DEMO_LOGIN', true),
     metricsPort: intFromEnv(env, 'METRICS_PORT', 9464, 0, 65535),
     streamTickets: switchFromEnv(env, 'STREAM_TICKETS', true),
