@@ -46,8 +46,13 @@ function sign(secret: string, sub: string, tenant: string): string {
 
 const bump = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
 
-function open(c: StormLoadConfig): void {
+/** The initial connections are opened in steps (not the storm being measured): this many per step. */
+const RAMP_STEP = 100;
+const RAMP_EVERY_MS = 250;
+
+async function open(c: StormLoadConfig): Promise<void> {
   for (let u = 0; u < c.users; u += 1) {
+    if (u > 0 && (u * c.urls.length) % RAMP_STEP === 0) await new Promise((resolve) => setTimeout(resolve, RAMP_EVERY_MS));
     const token = sign(c.secret, `storm-${u}`, c.tenant);
     for (const [n, url] of c.urls.entries()) {
       const index = u * c.urls.length + n;
@@ -80,7 +85,7 @@ function stats(): StormLoadStats {
 }
 
 serveIpc({
-  open: (c: StormLoadConfig) => { open(c); return true; },
+  open: async (c: StormLoadConfig) => { await open(c); return true; },
   stats: () => stats(),
   reset: () => {
     for (const key of Object.keys(refusals)) delete refusals[key];

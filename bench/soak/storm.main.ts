@@ -27,7 +27,7 @@ const ROOT = join(HERE, '../../..');
 const RESULTS = join(ROOT, 'bench/soak/results/storm.json');
 const SECRET = randomBytes(32).toString('base64url');
 const TENANT = 'storm';
-const SETTLE_TIMEOUT_MS = 120_000;
+const SETTLE_TIMEOUT_MS = 300_000;
 
 interface RunSpec { readonly name: string; readonly signal: 'SIGTERM' | 'SIGKILL'; readonly forwardedFor: boolean }
 const RUNS: readonly RunSpec[] = [
