@@ -30,8 +30,6 @@ interface Streak {
   refusals: number;
   /** Refusals past the grace: the ones that count toward the penalty. */
   strikes: number;
-  /** The last `retryAfterMs` told, repeated to a socket being closed for the penalty. */
-  retryAfterMs: number;
 }
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
@@ -54,8 +52,7 @@ export interface WsThrottleRule {
  * (the time that refusal needs to reach the client and the client to stop), its refusals, up to
  * {@link BURST_REFUSALS_PER_LIMIT} × the limit of them, are answered `RATE_LIMITED` and count no
  * strike: a burst in flight, however long a busy server takes to work through it. Every later
- * refusal is a strike; more than
- * `rateLimit.strikes` strikes close the socket. The close is orderly: the socket is refused
+ * refusal is a strike; more than `rateLimit.strikes` strikes close the socket. The close is orderly: the socket is refused
  * everything from then on (without touching the storage), the acks it was already promised are
  * answered first (up to {@link PENALTY_FLUSH_MS}), then it is told (`exception` `RATE_LIMITED`)
  * and disconnected.
@@ -140,11 +137,10 @@ export class UserMessageBudget {
     const now = Date.now();
     let streak = this.streaks.get(socket);
     if (streak === undefined) {
-      streak = { startedAt: now, refusals: 0, strikes: 0, retryAfterMs };
+      streak = { startedAt: now, refusals: 0, strikes: 0 };
       this.streaks.set(socket, streak);
     }
     streak.refusals += 1;
-    streak.retryAfterMs = retryAfterMs;
     // Judged by what the socket has sent, not by when a busy server gets to it: a burst that
     // arrived before the grace ended is forgiven however long its processing takes.
     const lastArrivalAt = this.inbound.lastArrivalAt(socket) ?? now;
