@@ -62,8 +62,9 @@ export class ConnectRateLimiter {
   chargeAddress(socket: Socket): boolean {
     const counts = this.countsOf(socket.conn);
     counts.connects += 1;
-    // The first CONNECT of a connection was paid by its Engine.IO handshake.
-    return counts.connects === 1 || this.addresses.tryAcquire(socket.handshake.address);
+    // The first CONNECT of a connection was paid by its Engine.IO handshake; later ones go to the
+    // same bucket (behind a trusted proxy, the forwarded client's, not the proxy's).
+    return counts.connects === 1 || this.addresses.tryAcquire(this.addresses.clientAddress(socket.request));
   }
 
   /** Charges this CONNECT to the authenticated user (`userKey`); `false` past `connectsPerUser`. */

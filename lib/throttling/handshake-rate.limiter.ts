@@ -94,9 +94,10 @@ export class HandshakeRateLimiter {
   /**
    * The address a handshake is counted against: the TCP peer, or, when the peer is a trusted
    * proxy, the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (the peer
-   * when the header is missing or an entry is not an IP address).
+   * when the header is missing or an entry is not an IP address). Socket.IO CONNECT packets are
+   * charged to the same address (`ConnectRateLimiter`).
    */
-  protected clientAddress(req: IncomingMessage): string | undefined {
+  clientAddress(req: IncomingMessage): string | undefined {
     const peer = req.socket.remoteAddress;
     if (this.trustedProxies.size === 0 || peer === undefined || !this.trustedProxies.has(normalizeAddress(peer))) return peer;
     const header = req.headers['x-forwarded-for'];

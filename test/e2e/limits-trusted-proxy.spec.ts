@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { Manager, type Socket } from 'socket.io-client';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect } from '../support/clients.js';
 import { pingGateway } from '../support/ping.gateway.js';
@@ -6,6 +7,7 @@ import { engineUrl } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
 
 const PingGateway = pingGateway('/chat');
+const OtherPingGateway = pingGateway('/other');
 const PER_ADDRESS = 5;
 
 /** One Engine.IO polling handshake from 127.0.0.1 with the given X-Forwarded-For: its HTTP status. */
@@ -18,6 +20,23 @@ function handshake(base: string, forwardedFor?: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** One Engine.IO connection (polling, with this X-Forwarded-For) that connects to /chat, then /other: both outcomes. */
+async function twoNamespaces(base: string, forwardedFor: string, sub: string): Promise<[boolean, boolean]> {
+  const manager = new Manager(base, { forceNew: true, reconnection: false, transports: ['polling'], extraHeaders: { 'x-forwarded-for': forwardedFor } });
+  const auth = { token: signToken({ sub }) };
+  const outcome = (socket: Socket): Promise<boolean> => new Promise((resolve) => {
+    socket.once('connect', () => resolve(true));
+    socket.once('connect_error', () => resolve(false));
+  });
+  try {
+    const first = await outcome(manager.socket('/chat', { auth }).connect());
+    const second = await outcome(manager.socket('/other', { auth }).connect());
+    return [first, second];
+  } finally {
+    manager.engine?.close();
+  }
 }
 
 const statuses = async (base: string, count: number, forwardedFor?: (i: number) => string) => {
@@ -52,5 +71,13 @@ describe('rateLimit.trustedProxies (THREATS 43)', () => {
     const outcome = await connect(t.url, '/chat', { transports: ['polling'], extraHeaders: { 'x-forwarded-for': '192.0.2.99' }, auth: { token: signToken({ sub: 'behind-proxy' }) } });
     expect(outcome.connected).toBe(true);
     expect(await statuses(t.url, 1, () => 'not-an-ip')).toEqual([200]);
+  });
+
+  it('behind a named proxy, a later CONNECT on one connection is charged to the forwarded client, not to the proxy (THREATS 43, 50)', async () => {
+    t = await startApp({ gateways: [PingGateway, OtherPingGateway], security: { rateLimit: { handshakesPerAddress: PER_ADDRESS, trustedProxies: ['127.0.0.1'] } } });
+    // More clients than the proxy address's own budget, each connecting two namespaces over one connection.
+    const outcomes: [boolean, boolean][] = [];
+    for (let i = 0; i < PER_ADDRESS + 3; i += 1) outcomes.push(await twoNamespaces(t.url, `198.51.100.${i + 1}`, `client-${i}`));
+    expect(outcomes).toEqual(Array(PER_ADDRESS + 3).fill([true, true]));
   });
 });
