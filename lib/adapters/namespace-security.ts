@@ -3,6 +3,7 @@ import type { Namespace, ServerOptions, Socket } from 'socket.io';
 import { REDIS_CONNECTION } from '../cluster/cluster.constants.js';
 import type { RedisConnection } from '../cluster/redis-connection.js';
 import { RESOLVED_OPTIONS } from '../constants.js';
+import { TenantRooms } from '../authorization/tenant-rooms.service.js';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle.js';
 import type { ResolvedRealtimeSecurityOptions } from '../interfaces/resolved-options.interface.js';
 import { TransportLimits } from '../throttling/transport-limits.service.js';
@@ -20,6 +21,7 @@ export class NamespaceSecurity {
     private readonly messages: MessagePipeline,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly limits: TransportLimits,
+    private readonly rooms: TenantRooms,
     @Inject(REDIS_CONNECTION) private readonly redis: RedisConnection | null,
   ) {}
 
@@ -55,6 +57,8 @@ export class NamespaceSecurity {
         // The message pipeline first (closed or expired sessions are answered as such), then the limits.
         this.messages.install(session);
         this.limits.watch(socket);
+        // Tenant rooms a recovered socket kept (re-checked at its handshake) enter room presence.
+        if (socket.recovered) void this.rooms.enterRecovered(socket, session);
       }
     });
   }

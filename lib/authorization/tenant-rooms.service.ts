@@ -156,6 +156,23 @@ export class TenantRooms implements OnModuleInit, OnModuleDestroy {
     return true;
   }
 
+  /**
+   * A recovered socket that kept tenant rooms is connected now: it enters their room presence,
+   * as a join does (its previous connection left them when it closed). Internal: called on
+   * `connection`, once the session is open.
+   */
+  async enterRecovered(socket: Socket, session: ConnectionSession): Promise<void> {
+    const rooms = this.joined.get(socket);
+    if (rooms === undefined) return;
+    await Promise.all([...rooms.values()].map(async (entry) => {
+      try {
+        await this.presence.joined(socket, session, { resource: entry.resource, id: entry.id });
+      } catch (error) {
+        this.failures.error('recovery', `room presence of a recovered room failed: ${describe(error)}`);
+      }
+    }));
+  }
+
   private track(socket: Socket, room: string, entry: JoinedRoom): void {
     let rooms = this.joined.get(socket);
     if (rooms === undefined) {

@@ -8,7 +8,7 @@ import {
   type OnGatewayConnection,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { ModerationService, TenantRooms, WsPrincipal, WsPublic, type Principal } from '../../lib/index.js';
+import { ModerationService, PresenceService, TenantRooms, WsPrincipal, WsPublic, type Principal } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { RAW_TRANSPORTS, RawEngineClient, type RawTransport, type SioPacket } from '../support/raw-engine.js';
 import { signToken } from '../support/tokens.js';
@@ -95,7 +95,7 @@ describe.each([
   beforeAll(async () => {
     t = await startApp({
       gateways: [RoomsGateway],
-      security: withHook ? { recovery: { authorizeRoom: ({ room }) => room === 'lobby' } } : {},
+      security: { presence: { rooms: { enabled: true } }, ...(withHook ? { recovery: { authorizeRoom: ({ room }: { room: string }) => room === 'lobby' } } : {}) },
     });
     gateway = t.app.get(RoomsGateway);
     moderation = t.app.get(ModerationService);
@@ -190,8 +190,12 @@ describe.each([
       expect(answer.type).toBe(0);
       await client.next((p) => p.type === 2 && (p.data as unknown[])[1] === missed);
       expect(await call(client, 'in', { channelId: channel })).toEqual({ channel: true, lobby: withHook });
+      // The kept room is in room presence again, and leaves it with the eviction.
+      const presence = t.app.get(PresenceService);
+      await waitFor('alice back in the room\'s presence', () => presence.isInRoom('acme', 'alice', `channel:${channel}`));
       await moderation.setPermissions('acme', 'alice', []);
       expect(await call(client, 'in', { channelId: channel })).toEqual({ channel: false, lobby: withHook });
+      await waitFor('alice out of the room\'s presence', async () => !(await presence.isInRoom('acme', 'alice', `channel:${channel}`)));
       const later = unique('later');
       expect(await call(sender, 'post', { channelId: channel, text: later })).toEqual({ ok: true });
       await flush(sender, client);
