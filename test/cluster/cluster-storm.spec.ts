@@ -93,7 +93,8 @@ async function presenceCounts(node: SampleNode): Promise<number[] | undefined> {
 async function slotCounts(): Promise<number[]> {
   const client = plainClient(redis.url);
   try {
-    const keys = await client.keys(`rts:lease:${TENANT}/*`);
+    // Per-user keys carry a hash tag after the prefix (`rts:{u<bucket>}lease:<tenant>/<user>`).
+    const keys = await client.keys(`rts:{u*}lease:${TENANT}/*`);
     return Promise.all(keys.map((key) => client.hlen(key))).then((counts) => counts.filter((c) => c > 0));
   } finally {
     client.disconnect();

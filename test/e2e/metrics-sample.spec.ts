@@ -10,7 +10,6 @@ import { waitFor } from '../support/wait.js';
 const SECRET = 'metrics-suite-secret-0123456789-abcdefghijklmnop';
 const ALLOWED = 'http://app.example.com';
 const RATE = 30;
-const STRIKES = 5;
 const P = 'realtime_security_';
 
 /** A free port on 127.0.0.1 for METRICS_PORT (0 turns the page off, so the test picks one). */
@@ -134,26 +133,35 @@ describe('sample app: GET /metrics (Prometheus text through the OpenTelemetry SD
     expect((await scrape()).sum(`${P}moderation_actions_total`, { action: 'unban' }) - before.sum(`${P}moderation_actions_total`, { action: 'unban' })).toBe(1);
   });
 
-  it(`a flood past MESSAGE_RATE_PER_USER=${RATE}: the refusals, then the penalty disconnect after ${STRIKES} strikes`, async () => {
+  it(`a flood past MESSAGE_RATE_PER_USER=${RATE}: the refusals, then the penalty disconnect of a client that keeps sending`, async () => {
     const before = await scrape();
     const socket = await connected(sample.url, '/chat', { transports: ['websocket'], auth: { token: tok('flooder', ['presence:read']) } });
     let disconnected = false;
     socket.once('disconnect', () => { disconnected = true; });
     const codes: string[] = [];
-    for (let i = 0; i < RATE + STRIKES + 1 && !disconnected; i += 1) {
+    // A persistent flooder: it keeps sending after its refusals (refusals inside the first burst are
+    // forgiven by rateLimit.strikeGraceMs, so the penalty needs a client that does not stop).
+    for (let i = 0; i < 5000 && !disconnected; i += 1) {
       const answer = await socket.timeout(5000).emitWithAck('presence:list', {}).catch(() => ({ error: { code: 'NO_ANSWER' } }));
       codes.push((answer as { error?: { code: string } }).error?.code ?? 'OK');
     }
     await waitFor('the penalty disconnect', () => disconnected);
+    const sent = codes.length;
     expect(codes.slice(0, RATE).every((c) => c === 'OK')).toBe(true);
-    expect(codes.slice(RATE, RATE + STRIKES)).toEqual(Array(STRIKES).fill('RATE_LIMITED'));
+    // Every later message is refused (the last one's answer may not reach a closing client).
+    expect(codes.slice(RATE).every((c) => c === 'RATE_LIMITED' || c === 'NO_ANSWER')).toBe(true);
+    expect(codes.slice(RATE, -1).every((c) => c === 'RATE_LIMITED')).toBe(true);
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string>) => after.sum(`${P}${name}`, labels) - before.sum(`${P}${name}`, labels);
-    // The strike that ends the socket is refused too (its answer may not reach a closing client).
-    expect(delta('messages_refused_total', { namespace: '/chat', event: 'presence:list', code: 'RATE_LIMITED' })).toBe(STRIKES + 1);
-    expect(delta('rate_limit_refusals_total', { scope: 'message' })).toBe(STRIKES + 1);
+    // Every refusal the client was told of is counted; the message in flight at the close may or may not be.
+    const told = codes.filter((c) => c === 'RATE_LIMITED').length;
+    expect(told).toBeGreaterThanOrEqual(sent - RATE - 1);
+    expect(delta('messages_refused_total', { namespace: '/chat', event: 'presence:list', code: 'RATE_LIMITED' })).toBeGreaterThanOrEqual(told);
+    expect(delta('messages_refused_total', { namespace: '/chat', event: 'presence:list', code: 'RATE_LIMITED' })).toBeLessThanOrEqual(sent - RATE);
+    expect(delta('rate_limit_refusals_total', { scope: 'message' })).toBe(delta('messages_refused_total', { namespace: '/chat', event: 'presence:list', code: 'RATE_LIMITED' }));
     expect(delta('rate_limit_penalties_total', { namespace: '/chat' })).toBe(1);
     expect(delta('disconnects_total', { namespace: '/chat', reason: 'rate_limited' })).toBe(1);
-    expect(delta('messages_total', { namespace: '/chat', event: 'presence:list' })).toBe(RATE + STRIKES + 1);
+    expect(delta('messages_total', { namespace: '/chat', event: 'presence:list' })).toBeGreaterThanOrEqual(RATE + told);
+    expect(delta('messages_total', { namespace: '/chat', event: 'presence:list' })).toBeLessThanOrEqual(sent);
   });
 });
