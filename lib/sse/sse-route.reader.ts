@@ -1,15 +1,16 @@
 /*
  * The one place that reads (and, for the slow-reader bound, writes) Nest's own `@Sse()` route
- * metadata. `@nestjs/common` exposes the keys its decorators write only through its `internal`
- * entry point, as for gateways (see `inventory/gateway-metadata.reader.ts`).
+ * metadata. The keys its decorators write are imported from `@nestjs/common`'s `constants.js`,
+ * which Nest 11 and 12 both ship (Nest 12's `internal` entry point does not exist in Nest 11), as
+ * for gateways (see `inventory/gateway-metadata.reader.ts`).
  */
 import type { Type } from '@nestjs/common';
-import * as commonInternal from '@nestjs/common/internal';
-import { INTERCEPTORS_METADATA, PATH_METADATA, SSE_METADATA } from '@nestjs/common/internal';
+import * as commonConstants from '@nestjs/common/constants.js';
+import { INTERCEPTORS_METADATA, PATH_METADATA, SSE_METADATA } from '@nestjs/common/constants.js';
 import type { DiscoveryService } from '@nestjs/core';
 
 /** `@Sse()` options (`maxPendingDataLength`) exist from Nest 12; with Nest 11 there is no slow-reader bound to set. */
-const SSE_OPTIONS_METADATA: string | undefined = (commonInternal as Record<string, unknown>).SSE_OPTIONS_METADATA as string | undefined;
+const SSE_OPTIONS_METADATA: string | undefined = (commonConstants as Record<string, unknown>).SSE_OPTIONS_METADATA as string | undefined;
 
 /** One `@Sse()` route of a controller. */
 export interface SseRoute {
