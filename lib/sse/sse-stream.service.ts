@@ -26,6 +26,7 @@ import type { SseAccessRule, SsePermissionRule } from './sse-access-rule.js';
 import { SseConnection } from './sse-connection.js';
 import { SseRefusedException } from './sse-refused.exception.js';
 import { SseTicketService } from './sse-ticket.service.js';
+import { isIdentifier } from '../utils/identifier.js';
 
 /** The parts of an HTTP request a stream's admission reads (Express, Fastify and raw Node requests all have them). */
 export interface SseRequest {
@@ -248,7 +249,10 @@ export class SseStreamService implements BeforeApplicationShutdown, OnApplicatio
       this.failures.error('authenticate', `stream authentication failed on ${JSON.stringify(route)}: ${describe(error).split(credential).join('[credential]')}`);
       this.refuse(SecurityErrorCode.SERVICE_UNAVAILABLE, route, address);
     }
-    if (principal === null || !isPrincipal(principal)) this.refuse(SecurityErrorCode.UNAUTHORIZED, route, address);
+    // The identifier rule the socket handshake applies: every identity that can stream can be moderated.
+    if (principal === null || !isPrincipal(principal) || !isIdentifier(principal.userId) || !isIdentifier(principal.tenantId)) {
+      this.refuse(SecurityErrorCode.UNAUTHORIZED, route, address);
+    }
     return principal;
   }
 

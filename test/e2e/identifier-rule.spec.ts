@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { ModerationService, isIdentifier, type AuthenticationRequest, type Principal, type RealtimeAuthenticator } from '../../lib/index.js';
+import { Controller, Injectable, Sse, type MessageEvent } from '@nestjs/common';
+import { interval, map, type Observable } from 'rxjs';
+import { ModerationService, SsePublic, isIdentifier, type AuthenticationRequest, type Principal, type RealtimeAuthenticator } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { closeAllClients, connect, connected, nextEvent } from '../support/clients.js';
 import { pingGateway } from '../support/ping.gateway.js';
@@ -20,13 +21,33 @@ const BAD_IDS: Array<[string, string]> = [
 ];
 const GOOD_IDS = ['José Müller', 'user@example.com', '用户-42', 'x'.repeat(256)];
 
-/** The credential is a JSON principal: any identity, as a custom authenticator might return it. */
+/** The credential is a JSON principal (base64url over HTTP headers): any identity, as a custom authenticator might return it. */
 @Injectable()
 class EchoAuthenticator implements RealtimeAuthenticator {
   authenticate(request: AuthenticationRequest): Promise<Principal | null> {
-    const { userId, tenantId } = JSON.parse(request.credential) as { userId: string; tenantId: string };
+    const json = request.credential.startsWith('{') ? request.credential : Buffer.from(request.credential, 'base64url').toString('utf8');
+    const { userId, tenantId } = JSON.parse(json) as { userId: string; tenantId: string };
     return Promise.resolve({ userId, tenantId, permissions: [], expiresAt: Date.now() + 3_600_000 });
   }
+}
+
+/** A stream open to any authenticated identity (the identifier rule applies before any authorization). */
+@Controller('ids')
+class IdStreamsController {
+  @SsePublic()
+  @Sse('stream')
+  stream(): Observable<MessageEvent> {
+    return interval(1000).pipe(map(() => ({ data: 'tick' })));
+  }
+}
+
+/** The HTTP status of an SSE request carrying `credential` as a Bearer token (base64url), then the stream is dropped. */
+async function streamStatus(base: string, credential: string): Promise<number> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/ids/stream`, { headers: { authorization: `Bearer ${Buffer.from(credential).toString('base64url')}`, accept: 'text/event-stream' }, signal: abort.signal });
+  abort.abort();
+  await res.body?.cancel().catch(() => undefined);
+  return res.status;
 }
 
 describe('the identifier rule', () => {
@@ -63,7 +84,7 @@ describe('the identifier rule', () => {
   describe('a custom authenticator', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startApp({ gateways: [pingGateway('/chat')], security: { jwt: undefined, authenticator: EchoAuthenticator } });
+      t = await startApp({ controllers: [IdStreamsController], gateways: [pingGateway('/chat')], security: { jwt: undefined, authenticator: EchoAuthenticator } });
     });
     afterAll(async () => { await t.close(); });
 
@@ -76,6 +97,15 @@ describe('the identifier rule', () => {
 
     it('its principal with a valid identity connects', async () => {
       await connected(t.url, '/chat', { auth: { token: JSON.stringify({ userId: 'José', tenantId: 'acme' }) } });
+    });
+
+    it.each(BAD_IDS)('an SSE stream whose principal has %s in userId or tenantId is refused 401 before streaming', async (_name, id) => {
+      expect(await streamStatus(t.url, JSON.stringify({ userId: id, tenantId: 'acme' }))).toBe(401);
+      expect(await streamStatus(t.url, JSON.stringify({ userId: 'alice', tenantId: id }))).toBe(401);
+    });
+
+    it('an SSE stream with a valid identity opens', async () => {
+      expect(await streamStatus(t.url, JSON.stringify({ userId: 'José', tenantId: 'acme' }))).toBe(200);
     });
   });
 });
