@@ -12,7 +12,7 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
-import { connectionCounter, ECHO_EVENT, ECHO_PAYLOAD, NAMESPACE, SCENARIOS } from './support/protocol.js';
+import { connectionCounter, DISPATCH_ONLY_SCENARIOS, ECHO_EVENT, ECHO_PAYLOAD, NAMESPACE, SCENARIOS } from './support/protocol.js';
 import { benchToken } from './support/token.js';
 import { startScenarioApp, type NestScenario } from './servers/scenario-app.js';
 
@@ -82,7 +82,8 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[2]);
   const batchMs = Number(process.argv[3]);
   const scenarios = (process.argv[4] ?? '').split(',').filter(Boolean) as NestScenario[];
-  for (const name of scenarios) if (!SCENARIOS.includes(name) || name === 'securedRedis') throw new Error(`dispatch bench: no in-process scenario ${name}`);
+  const known: readonly string[] = [...SCENARIOS, ...DISPATCH_ONLY_SCENARIOS];
+  for (const name of scenarios) if (!known.includes(name) || name === 'securedRedis') throw new Error(`dispatch bench: no in-process scenario ${name}`);
   const targets: Target[] = [];
   for (const scenario of scenarios) targets.push(await open(scenario));
   // Warm-up: every scenario's code paths compiled before the first timed round.

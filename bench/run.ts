@@ -5,13 +5,14 @@
  * The same echo workload (`{ channelId, text }` with an ack) against raw Socket.IO, a bare Nest
  * gateway (also with no-op guard, pipe and filter: Nest's floor), the tutorial stack, a hand-tuned
  * rival and this library (in memory, and in cluster mode on Redis). Every server runs in its own
- * process, all pinned to CPU 0 and all kept up for the whole run; the load generator runs in
- * another, pinned to CPU 1.
+ * process, all pinned to CPU 0; the load generator runs in another, pinned to CPU 1.
  *
- * Method: a fresh process gets its own speed factor (up to 1.5x here, unrelated to the code), so
- * per-message CPU and handshakes are measured in rounds. Each round measures every scenario once,
- * in an order rotated round by round, and the ratios to bareNest are taken within the round; the
- * report gives the median of those per-round ratios with their spread. An in-process micro-bench
+ * Method: a process gets its own speed factor for its whole life (up to 1.5x here, unrelated to
+ * the code), and the machine's speed drifts, so per-message CPU and handshakes are measured in
+ * rounds. Each round measures every scenario once, in an order rotated round by round, and the
+ * ratios to bareNest are taken within the round; every server is restarted (in a rotated start
+ * order) each `roundsPerGeneration` rounds, so no scenario keeps one process's factor. The report
+ * gives the median of the per-round ratios with their spread. An in-process micro-bench
  * (bench/dispatch.main.ts: every Nest scenario in one process) times the handler callback Nest
  * builds, in nanoseconds, interleaved the same way. Writes bench/results/latest.json,
  * latest.details.json (every round) and latest.svg; a --quick run writes quick.*, a partial one
@@ -25,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.js';
 import { IpcClient } from './support/ipc.js';
-import { SCENARIOS, type CpuSnapshot, type MemorySnapshot, type ScenarioName, type ServerReady } from './support/protocol.js';
+import { SCENARIOS, type CpuSnapshot, type DispatchOnlyScenario, type MemorySnapshot, type ScenarioName, type ServerReady } from './support/protocol.js';
 import { median, round } from './support/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,8 @@ const resultsDir = join(benchDir, 'results');
 interface Settings {
   /** Rounds of the closed loop and of handshakes (each round measures every scenario once). */
   rounds: number;
+  /** Rounds measured by one set of server processes, before all are started again. */
+  roundsPerGeneration: number;
   closedSockets: number;
   closedWarmupMs: number;
   closedMeasureMs: number;
@@ -54,11 +57,11 @@ interface Settings {
 }
 
 const QUICK: Settings = {
-  rounds: 5, closedSockets: 32, closedWarmupMs: 300, closedMeasureMs: 600, openSockets: 16, openWarmupMs: 300, openMeasureMs: 1000,
+  rounds: 6, roundsPerGeneration: 2, closedSockets: 32, closedWarmupMs: 300, closedMeasureMs: 600, openSockets: 16, openWarmupMs: 300, openMeasureMs: 1000,
   handshakeParallel: 32, handshakeMs: 600, memoryConnections: 400, churnWaves: 10, churnConnections: 60, settleMs: 2100, dispatchRounds: 8, dispatchBatchMs: 100,
 };
 const FULL: Settings = {
-  rounds: 20, closedSockets: 64, closedWarmupMs: 500, closedMeasureMs: 1500, openSockets: 64, openWarmupMs: 1000, openMeasureMs: 4000,
+  rounds: 20, roundsPerGeneration: 2, closedSockets: 64, closedWarmupMs: 500, closedMeasureMs: 1500, openSockets: 64, openWarmupMs: 1000, openMeasureMs: 4000,
   handshakeParallel: 64, handshakeMs: 1500, memoryConnections: 2000, churnWaves: 10, churnConnections: 200, settleMs: 2500, dispatchRounds: 20, dispatchBatchMs: 250,
 };
 
@@ -116,9 +119,13 @@ export interface BenchResults {
   spreads: Partial<Record<RatioKey, Spread>>;
   /** In-process dispatch, ns per message (median over rounds), and the differences that matter. */
   inProcess: {
-    nsPerDispatch: Partial<Record<ScenarioName, number | null>>;
+    nsPerDispatch: Partial<Record<ScenarioName | DispatchOnlyScenario, number | null>>;
     nestFloorNs: { median: number | null; spread: Spread } | null;
     libraryNsOverFloor: { median: number | null; spread: Spread } | null;
+    /** `secured` minus `securedNoValidation`: WsValidationPipe on the echo DTO, beyond a no-op pipe. */
+    validationNs: { median: number | null; spread: Spread } | null;
+    /** `securedNoValidation` minus Nest's floor: every other step of the library's message path. */
+    libraryWithoutValidationNsOverFloor: { median: number | null; spread: Spread } | null;
   } | null;
 }
 
@@ -221,21 +228,37 @@ async function main(): Promise<void> {
   await waitReady<true>(loadChild, 'load generator');
   const load = new IpcClient(loadChild, 'load generator');
 
-  // Every server up for the whole run: a scenario is never measured in a fresher process than another.
-  const servers: RunningServer[] = [];
-  for (const name of wanted) {
-    // BENCH_NODE_ARGS: extra flags for the servers (e.g. --perf-basic-prof to read `perf record -C 0`).
-    const nodeArgs = ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(options.profile.includes(name) ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [])];
-    const child = startChild(pin.server, nodeArgs, 'server.main.js', [name, ...(name === 'securedRedis' && redisUrl !== undefined ? [redisUrl] : [])]);
-    try {
-      const ready = await waitReady<ServerReady>(child, name);
-      servers.push({ name, url: `http://127.0.0.1:${ready.port}`, ipc: new IpcClient(child, name), child });
-    } catch (error) {
-      skipped[name] = (error as Error).message;
-      console.log(`  ${name}: not started (${(error as Error).message})`);
-      child.kill();
+  /**
+   * Every scenario's server is up for a generation of rounds; then all are stopped and started
+   * again, in a rotated start order. A process keeps its own speed factor for its whole life (up to
+   * 1.5x here, unrelated to the code): over several generations no scenario keeps one.
+   */
+  const startServers = async (generation: number): Promise<RunningServer[]> => {
+    const started: RunningServer[] = [];
+    for (const name of rotated(wanted, generation)) {
+      if (skipped[name] !== undefined) continue;
+      // BENCH_NODE_ARGS: extra flags for the servers (e.g. --perf-basic-prof to read `perf record -C 0`).
+      const nodeArgs = ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(options.profile.includes(name) ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [])];
+      const child = startChild(pin.server, nodeArgs, 'server.main.js', [name, ...(name === 'securedRedis' && redisUrl !== undefined ? [redisUrl] : [])]);
+      try {
+        const ready = await waitReady<ServerReady>(child, name);
+        started.push({ name, url: `http://127.0.0.1:${ready.port}`, ipc: new IpcClient(child, name), child });
+      } catch (error) {
+        skipped[name] = (error as Error).message;
+        console.log(`  ${name}: not started (${(error as Error).message})`);
+        child.kill();
+      }
     }
-  }
+    // Measured in the scenarios' own order (rotated per round), whatever the start order.
+    return wanted.flatMap((name) => started.filter((server) => server.name === name));
+  };
+  const stopServers = async (list: readonly RunningServer[]): Promise<void> => {
+    for (const server of list) {
+      await server.ipc.call('stop').catch(() => undefined);
+      await new Promise((resolve) => (server.child.exitCode !== null ? resolve(null) : server.child.once('exit', resolve)));
+    }
+  };
+  let servers: RunningServer[] = [];
   const errors: string[] = [];
   const note = (server: RunningServer, message: string): void => {
     errors.push(`${server.name}: ${message}`);
@@ -244,7 +267,12 @@ async function main(): Promise<void> {
   const rounds: Partial<Record<ScenarioName, RoundFigures>>[] = [];
   const blank = (): RoundFigures => ({ cpuUsPerMsg: NaN, userCpuUsPerMsg: NaN, msgsPerSec: NaN, loadCpuClosed: NaN, serverCpuClosed: NaN, handshakesPerSec: NaN, cpuUsPerHandshake: NaN, loadCpuHandshakes: NaN, serverCpuHandshakes: NaN });
 
+  const measuresRounds = options.phases.has('closed') || options.phases.has('handshakes');
   for (let r = 0; r < settings.rounds; r++) {
+    if (r % settings.roundsPerGeneration === 0 && (measuresRounds || r === 0)) {
+      await stopServers(servers);
+      servers = await startServers(r / settings.roundsPerGeneration);
+    }
     const figures: Partial<Record<ScenarioName, RoundFigures>> = {};
     for (const server of servers) figures[server.name] = blank();
     const order = rotated(servers, r);
@@ -337,14 +365,12 @@ async function main(): Promise<void> {
     f.churnHeapRatio = churnAfter.heapUsed / churnBefore.heapUsed;
   }
 
-  for (const server of servers) {
-    await server.ipc.call('stop').catch(() => undefined);
-    await new Promise((resolve) => (server.child.exitCode !== null ? resolve(null) : server.child.once('exit', resolve)));
-  }
+  await stopServers(servers);
   await load.call('exit').catch(() => undefined);
 
   // 5. In-process dispatch: every Nest scenario in one process, timed in rotated rounds.
-  const dispatchScenarios = DISPATCH_SCENARIOS.filter((name) => wanted.includes(name));
+  const dispatchScenarios: string[] = DISPATCH_SCENARIOS.filter((name) => wanted.includes(name));
+  if (wanted.includes('secured')) dispatchScenarios.push('securedNoValidation');
   let dispatch: Record<string, number[]> | undefined;
   if (options.phases.has('dispatch') && dispatchScenarios.length > 0) {
     const child = startChild(pin.server, ['--expose-gc'], 'dispatch.main.js', [String(settings.dispatchRounds), String(settings.dispatchBatchMs), dispatchScenarios.join(',')]);
@@ -393,7 +419,7 @@ async function main(): Promise<void> {
       `servers pinned to cpu 0, load generator to cpu ${pin.load[2] ?? '(unpinned)'}; load average ${loadAtStart.map((l) => l.toFixed(2)).join('/')} at start, ` +
       `${loadAtEnd.map((l) => l.toFixed(2)).join('/')} at end; ${options.quick ? 'quick' : 'full'} run`,
     node: process.version,
-    method: `all servers up for the whole run; ${settings.rounds} rounds, each measuring every scenario once in a rotated order (closed loop ${settings.closedMeasureMs} ms, handshakes ${settings.handshakeMs} ms); ` +
+    method: `${settings.rounds} rounds, each measuring every scenario once in a rotated order; every server restarted (start order rotated) each ${settings.roundsPerGeneration} rounds, so no scenario keeps one process's speed factor (closed loop ${settings.closedMeasureMs} ms, handshakes ${settings.handshakeMs} ms); ` +
       `ratios are medians of the per-round ratios, spread p25/p75/min/max; absolutes are medians over rounds; open loop and memory measured once; ` +
       `in-process dispatch: ${settings.dispatchRounds} rotated rounds of ${settings.dispatchBatchMs} ms per scenario in one process`,
     scenarios: Object.fromEntries(servers.map((s) => {
@@ -409,6 +435,8 @@ async function main(): Promise<void> {
       nsPerDispatch: Object.fromEntries(Object.entries(dispatch).map(([name, values]) => [name, num(median(values), 0)])),
       nestFloorNs: summary(differences('bareNestNoopGuardPipe', 'bareNest')),
       libraryNsOverFloor: summary(differences('secured', 'bareNestNoopGuardPipe')),
+      validationNs: summary(differences('secured', 'securedNoValidation')),
+      libraryWithoutValidationNsOverFloor: summary(differences('securedNoValidation', 'bareNestNoopGuardPipe')),
     },
   };
   const medianFigures = Object.fromEntries(servers.map((s) => [s.name, {
@@ -444,7 +472,8 @@ async function main(): Promise<void> {
   if (results.inProcess !== null) {
     console.log(`\nin-process dispatch, ns per message (median of ${settings.dispatchRounds} rounds): ` +
       Object.entries(results.inProcess.nsPerDispatch).map(([name, ns]) => `${name} ${ns}`).join(', '));
-    console.log(`  Nest's floor (no-op guard, pipe, filter) over bareNest: ${results.inProcess.nestFloorNs?.median ?? 'n/a'} ns; secured over the floor: ${results.inProcess.libraryNsOverFloor?.median ?? 'n/a'} ns`);
+    console.log(`  Nest's floor (no-op guard, pipe, filter) over bareNest: ${results.inProcess.nestFloorNs?.median ?? 'n/a'} ns; secured over the floor: ${results.inProcess.libraryNsOverFloor?.median ?? 'n/a'} ns ` +
+      `(validation ${results.inProcess.validationNs?.median ?? 'n/a'} ns, every other step ${results.inProcess.libraryWithoutValidationNsOverFloor?.median ?? 'n/a'} ns)`);
   }
   printTargets(results, medianFigures);
   console.log(`\nwrote bench/results/${base}.json, ${base}.details.json, ${base}.svg (${Math.round((Date.now() - started) / 1000)} s)`);

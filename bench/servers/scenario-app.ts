@@ -4,16 +4,17 @@ import { JwtModule } from '@nestjs/jwt';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { RealtimeSecurityModule, SecureIoAdapter, type RealtimeSecurityOptions } from '../../lib/index.js';
-import { BENCH_SECRET, type ScenarioName } from '../support/protocol.js';
+import { BENCH_SECRET, type DispatchOnlyScenario, type ScenarioName } from '../support/protocol.js';
 import { BareNestNoopGateway } from './bare-nest-noop.gateway.js';
 import { BareNestGateway } from './bare-nest.gateway.js';
 import { NaiveGateway } from './naive.gateway.js';
 import { SecuredGateway } from './secured.gateway.js';
+import { SecuredNoValidationGateway } from './secured-no-validation.gateway.js';
 import { TunedIoAdapter } from './tuned-io.adapter.js';
 import { TunedGateway } from './tuned.gateway.js';
 
 /** Nest scenarios (every one but `raw`). */
-export type NestScenario = Exclude<ScenarioName, 'raw'>;
+export type NestScenario = Exclude<ScenarioName, 'raw'> | DispatchOnlyScenario;
 
 /** The library's settings for the bench: defaults, except limits raised so they never trigger. */
 function securityOptions(redisUrl: string | undefined): RealtimeSecurityOptions {
@@ -42,6 +43,8 @@ function nestModule(scenario: NestScenario, redisUrl: string | undefined): Dynam
       return { module: BenchModule, imports: [JwtModule.register({ secret: BENCH_SECRET }), throttler], providers: [NaiveGateway] };
     case 'tuned':
       return { module: BenchModule, imports: [throttler], providers: [TunedGateway] };
+    case 'securedNoValidation':
+      return { module: BenchModule, imports: [RealtimeSecurityModule.forRoot(securityOptions(undefined))], providers: [SecuredNoValidationGateway] };
     case 'secured':
     case 'securedRedis':
       if (scenario === 'securedRedis' && redisUrl === undefined) throw new Error('securedRedis needs a Redis URL');
@@ -52,7 +55,7 @@ function nestModule(scenario: NestScenario, redisUrl: string | undefined): Dynam
 /** One scenario's Nest app, listening on 127.0.0.1 on a free port. */
 export async function startScenarioApp(scenario: NestScenario, redisUrl: string | undefined): Promise<{ app: INestApplication; port: number }> {
   const app: INestApplication = await NestFactory.create(nestModule(scenario, redisUrl), { logger: ['error'] });
-  const adapter = scenario === 'secured' || scenario === 'securedRedis' ? new SecureIoAdapter(app) : scenario === 'tuned' ? new TunedIoAdapter(app) : new IoAdapter(app);
+  const adapter = scenario === 'secured' || scenario === 'securedRedis' || scenario === 'securedNoValidation' ? new SecureIoAdapter(app) : scenario === 'tuned' ? new TunedIoAdapter(app) : new IoAdapter(app);
   app.useWebSocketAdapter(adapter);
   await app.listen(0, '127.0.0.1');
   return { app, port: (app.getHttpServer().address() as { port: number }).port };

@@ -1,6 +1,12 @@
 /** The servers under test. */
 export const SCENARIOS = ['raw', 'bareNest', 'bareNestNoopGuardPipe', 'naive', 'tuned', 'secured', 'securedRedis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/**
+ * Hosted by the in-process dispatch bench only: `secured` with a no-op pipe in place of
+ * `WsValidationPipe`, which splits the library's per-message cost into validation and the rest.
+ */
+export const DISPATCH_ONLY_SCENARIOS = ['securedNoValidation'] as const;
+export type DispatchOnlyScenario = (typeof DISPATCH_ONLY_SCENARIOS)[number];
 
 /** The namespace every scenario serves the echo event on. */
 export const NAMESPACE = '/chat';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PermissionQuery, PermissionResolver } from '../interfaces/permission-resolver.interface.js';
-import { parseGrant, parsedGrantCovers, parseRequiredPermission, requirementFor, type ParsedGrant, type PermissionRequirement } from './permission.matcher.js';
+import { parseGrant, parsedGrantCovers, parseRequiredPermission, type ParsedGrant, type PermissionRequirement } from './permission.matcher.js';
 
 /** Required permissions come from decorators and code: a handful; the cache is bounded anyway. */
 const MAX_CACHED = 1024;
@@ -20,8 +20,8 @@ export class ClaimsPermissionResolver implements PermissionResolver {
     const required = this.parse(query.permission);
     const permissions = query.principal.permissions;
     if (required === null || !Array.isArray(permissions)) return false;
-    const requirement = requirementFor(required, query.resourceId ?? required.id);
-    for (const grant of this.grantsOf(permissions)) if (parsedGrantCovers(grant, requirement)) return true;
+    const id = query.resourceId ?? required.id;
+    for (const grant of this.grantsOf(permissions)) if (parsedGrantCovers(grant, required, id)) return true;
     return false;
   }
 

@@ -4,7 +4,8 @@ import { reply } from '../adapters/socket-reply.js';
 import { SecurityErrorCode } from '../exceptions/security-error-code.js';
 import { WsSecurityException } from '../exceptions/ws-security.exception.js';
 import type { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
-import type { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
+import type { MessagePipeline } from '../adapters/message.pipeline.js';
+import { sessionOf, type ConnectionSession } from '../connections/connection-session.js';
 import { prependClassFilter, prependClassGuard } from '../inventory/gateway-metadata.reader.js';
 import { wsClientOf } from '../utils/ws-arguments.js';
 
@@ -12,13 +13,14 @@ import { wsClientOf } from '../utils/ws-arguments.js';
 const SLOT_METADATA = 'realtime-security:gateway-slot';
 
 interface Member {
-  readonly guard: WsAuthorizationGuard;
+  readonly pipeline: MessagePipeline;
   readonly filter: WsSecurityExceptionFilter;
 }
 
 /**
  * What a gateway class carries in its guard and filter metadata: one stable guard and one
- * stable filter that route each call to the app owning the socket. Several apps (tests, nodes
+ * stable filter that route each call to the app owning the socket. The guard is the message
+ * path's steps 6 to 8 (`MessagePipeline.admit`). Several apps (tests, nodes
  * in one process) may share a gateway class; metadata is per class, so it cannot hold one
  * app's instances.
  */
@@ -27,17 +29,19 @@ class GatewaySlot {
 
   readonly guard: CanActivate = {
     canActivate: (context: ExecutionContext) => {
-      const member = this.pick(wsClientOf(context));
+      const session = sessionOf(wsClientOf(context));
+      const member = session === undefined ? undefined : this.owner(session);
       // No app owns the socket (closed meanwhile, or its app shut down): fail closed.
-      if (member === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
-      return member.guard.canActivate(context);
+      if (member === undefined || session === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
+      return member.pipeline.admit(context, session);
     },
   };
 
   readonly filter: WsExceptionFilter = {
     catch: (exception: unknown, host: ArgumentsHost) => {
       const socket = host.switchToWs().getClient<Socket>();
-      const member = this.pick(socket) ?? this.members.values().next().value;
+      const session = sessionOf(socket);
+      const member = (session !== undefined ? this.owner(session) : undefined) ?? this.members.values().next().value;
       if (member !== undefined) {
         member.filter.catch(exception, host);
         return;
@@ -48,19 +52,19 @@ class GatewaySlot {
     },
   };
 
-  private pick(socket: Socket | undefined): Member | undefined {
-    if (this.members.size === 1) {
-      const only = this.members.values().next().value as Member;
-      return socket !== undefined && only.guard.owns(socket) ? only : undefined;
-    }
-    if (socket === undefined) return undefined;
-    for (const member of this.members) if (member.guard.owns(socket)) return member;
+  /**
+   * The app whose session it is. With one app on the class, that app (its pipeline checks the
+   * session is open); with several, the one holding the session.
+   */
+  private owner(session: ConnectionSession): Member | undefined {
+    if (this.members.size === 1) return this.members.values().next().value;
+    for (const member of this.members) if (member.pipeline.owns(session)) return member;
     return undefined;
   }
 }
 
 /**
- * Installs the authorization guard (first, after global guards) and the exception filter
+ * Installs the message path's guard (first, after global guards) and the exception filter
  * (behind the gateway's own filters) on every gateway class. Runs when the module's providers
  * are instantiated, which is after every module is scanned and before Nest binds gateways
  * (it reads guards and filters at bind time).
@@ -70,8 +74,8 @@ export class GatewaySecurityEnhancer implements OnModuleDestroy {
   private readonly slots: GatewaySlot[] = [];
   private readonly enhanced: Type<unknown>[] = [];
 
-  constructor(guard: WsAuthorizationGuard, filter: WsSecurityExceptionFilter) {
-    this.member = { guard, filter };
+  constructor(pipeline: MessagePipeline, filter: WsSecurityExceptionFilter) {
+    this.member = { pipeline, filter };
   }
 
   /** The gateway classes this app secured. */

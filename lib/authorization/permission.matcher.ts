@@ -50,16 +50,16 @@ export function parseGrant(grant: string): ParsedGrant {
   return [segments[0] as string, segments[1] as string, segments[2]];
 }
 
-/** True when a parsed grant covers the requirement. */
-export function parsedGrantCovers(grant: ParsedGrant, required: PermissionRequirement): boolean {
+/** True when a parsed grant covers the requirement (narrowed to instance `id`, by default its own). */
+export function parsedGrantCovers(grant: ParsedGrant, required: PermissionRequirement, id: string | undefined = required.id): boolean {
   if (grant === null) return false;
   if (grant === 'all') return true;
-  const [resource, action, id] = grant;
+  const [resource, action, grantedId] = grant;
   if (!segmentMatches(resource, required.resource) || !segmentMatches(action, required.action)) return false;
   // `resource:action` grants every instance, and also the permission without an instance.
-  if (id === undefined) return true;
+  if (grantedId === undefined) return true;
   // A scoped grant covers only a requirement naming that instance.
-  return required.id !== undefined && segmentMatches(id, required.id);
+  return id !== undefined && segmentMatches(grantedId, id);
 }
 
 /** True when one granted permission covers the requirement. */
@@ -72,11 +72,6 @@ export function hasPermission(grants: readonly string[], required: PermissionReq
   if (!Array.isArray(grants)) return false;
   for (const grant of grants) if (grantCovers(grant, required)) return true;
   return false;
-}
-
-/** `permission` (already parsed) narrowed to one instance. */
-export function requirementFor(permission: PermissionRequirement, id: string | undefined): PermissionRequirement {
-  return id === undefined ? permission : { resource: permission.resource, action: permission.action, id };
 }
 
 function segmentMatches(granted: string, required: string): boolean {

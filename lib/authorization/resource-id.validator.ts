@@ -20,7 +20,8 @@ const FORBIDDEN_CHARACTERS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}:*]/u;
  * it is checked here once, and never evaluated as a permission or echoed back.
  */
 export function checkResourceId(value: unknown, pattern: RegExp = DEFAULT_RESOURCE_ID_PATTERN): string | null {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_RESOURCE_ID_LENGTH) return null;
-  if (FORBIDDEN_CHARACTERS.test(value) || RESERVED.has(value)) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_RESOURCE_ID_LENGTH || RESERVED.has(value)) return null;
+  // The default pattern admits none of the forbidden characters: one test is enough.
+  if (pattern !== DEFAULT_RESOURCE_ID_PATTERN && FORBIDDEN_CHARACTERS.test(value)) return null;
   return pattern.test(value) ? value : null;
 }

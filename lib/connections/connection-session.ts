@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { DisconnectReason } from '../metrics/metric-labels.js';
+import { SessionTraffic } from '../throttling/session-traffic.js';
 
 /**
  * One physical connection's hold on a per-user slot, shared by every namespace socket of that
@@ -27,6 +28,8 @@ export class ConnectionSession {
   endReason: DisconnectReason | undefined = undefined;
   /** Effective principal: token claims with any moderation override applied. */
   principal: Principal;
+  /** What the message path keeps per socket: arrivals, pending acks, rate counters and penalty. */
+  readonly traffic = new SessionTraffic();
 
   constructor(
     readonly socket: Socket,

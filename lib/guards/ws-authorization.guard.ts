@@ -48,14 +48,21 @@ export class WsAuthorizationGuard implements CanActivate {
     if (context.getType() !== 'ws') {
       throw new Error('WsAuthorizationGuard guards WebSocket gateway handlers only; use an HTTP guard for controllers.');
     }
-    const socket = wsClientOf(context);
     const pattern = wsPatternOf(context);
     const event = typeof pattern === 'string' ? pattern : 'unknown';
-    const session = this.getSession(socket, event);
-    const rule = this.getRule(context);
+    const session = this.getSession(wsClientOf(context), event);
+    return this.authorize(this.getRule(context), wsDataOf(context), session, event);
+  }
+
+  /**
+   * Steps 3 and 4 for a message of an open session (the message path runs them after its own
+   * session and rate steps): `true`, or a coded refusal. Synchronous when the permission
+   * resolver answers synchronously (the claims resolver does): no promise on the message's way.
+   */
+  authorize(rule: AccessRule, data: unknown, session: ConnectionSession, event: string): boolean | Promise<boolean> {
     if (rule.kind === 'public') return true;
     if (rule.kind === 'denied') this.throwForbidden(session, event, undefined);
-    const resourceId = this.getResourceId(rule, wsDataOf(context), session, event);
+    const resourceId = this.getResourceId(rule, data, session, event);
     const principal = session.principal;
     const answer = this.isAllowed(rule, resourceId, session, event);
     if (typeof answer === 'boolean') {
@@ -91,22 +98,27 @@ export class WsAuthorizationGuard implements CanActivate {
     return session !== undefined && this.lifecycle.holds(session);
   }
 
-  /** Step 1 and 2: the live session, or a coded refusal. */
+  /** Steps 1 and 2: the live session, or a coded refusal. */
   protected getSession(socket: Socket | undefined, event: string): ConnectionSession {
     const session = sessionOf(socket);
     if (session === undefined || session.state !== 'open') throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
-    const { userId, tenantId } = session.principal;
     if (this.lifecycle.isExpired(session)) {
+      const { userId, tenantId } = session.principal;
       this.events.emit({ kind: 'token_expired', code: SecurityErrorCode.TOKEN_EXPIRED, userId, tenantId, namespace: session.socket.nsp.name, event });
       this.lifecycle.terminate(session, SecurityErrorCode.TOKEN_EXPIRED);
       throw new WsSecurityException(SecurityErrorCode.TOKEN_EXPIRED);
     }
-    if (this.moderation.isBanned(session.userKey)) {
-      this.events.emit({ kind: 'banned', code: SecurityErrorCode.BANNED, userId, tenantId, namespace: session.socket.nsp.name, event });
-      this.lifecycle.terminate(session, SecurityErrorCode.BANNED);
-      throw new WsSecurityException(SecurityErrorCode.BANNED);
-    }
+    this.checkBan(session, event);
     return session;
+  }
+
+  /** Step 2: a banned user's socket is refused `BANNED` and closed. */
+  checkBan(session: ConnectionSession, event: string): void {
+    if (!this.moderation.isBanned(session.userKey)) return;
+    const { userId, tenantId } = session.principal;
+    this.events.emit({ kind: 'banned', code: SecurityErrorCode.BANNED, userId, tenantId, namespace: session.socket.nsp.name, event });
+    this.lifecycle.terminate(session, SecurityErrorCode.BANNED);
+    throw new WsSecurityException(SecurityErrorCode.BANNED);
   }
 
   /** Step 3: the handler's rule (method beats class). */
@@ -136,13 +148,10 @@ export class WsAuthorizationGuard implements CanActivate {
 
   /** Step 4b: the permission resolver's answer. */
   protected isAllowed(rule: PermissionRule, resourceId: string | undefined, session: ConnectionSession, event: string): boolean | Promise<boolean> {
-    return this.resolver.isAllowed({
-      principal: session.principal,
-      permission: rule.permission,
-      ...(resourceId !== undefined ? { resourceId } : {}),
-      namespace: session.socket.nsp.name,
-      event,
-    });
+    const principal = session.principal;
+    const namespace = session.socket.nsp.name;
+    const permission = rule.permission;
+    return this.resolver.isAllowed(resourceId !== undefined ? { principal, permission, resourceId, namespace, event } : { principal, permission, namespace, event });
   }
 
   /** Reports and refuses with `FORBIDDEN`. */

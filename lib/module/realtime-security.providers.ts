@@ -5,9 +5,9 @@ import { APP_GUARD, DiscoveryService, ModuleRef } from '@nestjs/core';
 import { NODE_ID, RESOLVED_OPTIONS } from '../constants.js';
 import { JwtAuthenticator } from '../auth/jwt.authenticator.js';
 import { ClaimsPermissionResolver } from '../authorization/claims-permission.resolver.js';
+import { MessagePipeline } from '../adapters/message.pipeline.js';
 import { GatewaySecurityEnhancer } from '../authorization/gateway-security.enhancer.js';
 import { WsSecurityExceptionFilter } from '../filters/ws-security-exception.filter.js';
-import { WsAuthorizationGuard } from '../guards/ws-authorization.guard.js';
 import { discoverGateways } from '../inventory/gateway-metadata.reader.js';
 import { ModerationBus } from '../interfaces/moderation-bus.interface.js';
 import { PermissionResolver } from '../interfaces/permission-resolver.interface.js';
@@ -32,7 +32,6 @@ import { RedisThrottlerStorage } from '../cluster/redis-throttler.storage.js';
 import { REALTIME_SECURITY_OPTIONS } from './realtime-security.module-definition.js';
 import { resolveOptions } from './options.validator.js';
 import { InMemoryThrottlerStorage } from '../throttling/in-memory-throttler.storage.js';
-import { WsThrottlerGuard } from '../throttling/ws-throttler.guard.js';
 import { WsThrottlerStorage } from '../throttling/ws-throttler-storage.interface.js';
 import { SSE_ROUTES } from '../sse/sse.constants.js';
 import { applyPendingBound, discoverSseRoutes, secureSseRoute, type SseRoute } from '../sse/sse-route.reader.js';
@@ -120,12 +119,12 @@ export const moderationBusProvider: Provider = {
  */
 export const gatewaySecurityEnhancerProvider: Provider = {
   provide: GatewaySecurityEnhancer,
-  useFactory: (discovery: DiscoveryService, guard: WsAuthorizationGuard, filter: WsSecurityExceptionFilter): GatewaySecurityEnhancer => {
-    const enhancer = new GatewaySecurityEnhancer(guard, filter);
+  useFactory: (discovery: DiscoveryService, pipeline: MessagePipeline, filter: WsSecurityExceptionFilter): GatewaySecurityEnhancer => {
+    const enhancer = new GatewaySecurityEnhancer(pipeline, filter);
     enhancer.enhance(discoverGateways(discovery));
     return enhancer;
   },
-  inject: [DiscoveryService, WsAuthorizationGuard, WsSecurityExceptionFilter],
+  inject: [DiscoveryService, MessagePipeline, WsSecurityExceptionFilter],
 };
 
 /** `rateLimit.storage` when configured (a class is built through Nest DI), else in-memory counters. */
@@ -137,12 +136,6 @@ export const throttlerStorageProvider: Provider = {
     return typeof custom === 'function' ? moduleRef.create(custom) : custom;
   },
   inject: [RESOLVED_OPTIONS, ModuleRef, REDIS_CONNECTION],
-};
-
-/** Message rate limits on every gateway handler: a global guard (it lets HTTP routes through). */
-export const throttlerGuardProvider: Provider = {
-  provide: APP_GUARD,
-  useExisting: WsThrottlerGuard,
 };
 
 /**

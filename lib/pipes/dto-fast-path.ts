@@ -1,13 +1,16 @@
 import { createRequire } from 'node:module';
 import { getMetadataStorage, ValidationTypes, type MetadataStorage, type ValidationArguments } from 'class-validator';
+import { nativeCheckOf, type NativeCheck } from './native-constraints.js';
+import { FORBIDDEN_KEYS, type PayloadLimits } from './payload.inspector.js';
 
 type Constructor = abstract new (...args: never[]) => unknown;
 type ValidationMetadata = ReturnType<MetadataStorage['getTargetValidationMetadatas']>[number];
 
 /**
- * Builds a DTO instance from a flat payload and checks it, or answers `undefined`: "take the full
- * class-transformer + class-validator path". It never refuses and never reports: only a payload it
- * has proved valid, exactly as the full path would have, gets an instance.
+ * Builds a DTO instance from a flat payload and checks it, or answers `undefined`: "take the
+ * structural inspection and the full class-transformer + class-validator path". It never refuses
+ * and never reports: only a payload it has proved within the caps, free of forbidden keys and
+ * valid, exactly as the inspection and the full path would have, gets an instance.
  */
 export type DtoFastPath = (payload: Readonly<Record<string, unknown>>) => object | undefined;
 
@@ -15,6 +18,8 @@ export type DtoFastPath = (payload: Readonly<Record<string, unknown>>) => object
 interface Check {
   readonly metadata: ValidationMetadata;
   readonly validate: (value: unknown, args: ValidationArguments) => unknown;
+  /** The same rule as a plain check, for class-validator's own `@IsString`, `@Length`, `@Matches`. */
+  readonly native: NativeCheck | null;
 }
 
 /** Everything class-validator would run for one property. */
@@ -60,9 +65,11 @@ function transformerMetadata(): TransformerStorage | null {
 
 /**
  * Compiles the fast path of a DTO class for one set of validator options (`groups` as the pipe
- * passes them; `whitelist`, `forbidNonWhitelisted` and `forbidUnknownValues` on), or answers null
- * when the class needs what only the full path does. The fast path covers a flat payload (every
- * value a string, number, boolean or null; every key a property the class validates) and classes
+ * passes them; `whitelist`, `forbidNonWhitelisted` and `forbidUnknownValues` on) and the pipe's
+ * payload caps, or answers null when the class needs what only the full path does. The fast path
+ * covers a flat payload (every value a string within `maxStringLength`, a number, a boolean or
+ * null; at most `maxProperties` keys, each a property the class validates), checked in the same
+ * walk that builds the instance (so the caps and forbidden keys cost no walk of their own), and classes
  * whose rules are all synchronous single-value constraints (built-in or `registerDecorator`),
  * `@IsOptional`/`@ValidateIf`, `@IsDefined` and `@Allow`, with no class-transformer decorator.
  * It runs the very constraint objects class-validator would, on the instance class-transformer
@@ -73,7 +80,7 @@ function transformerMetadata(): TransformerStorage | null {
  * first message), through class-validator's container as it is then (`useContainer` is called at
  * start-up, before any message).
  */
-export function compileDtoFastPath(type: Constructor, groups: readonly string[] | undefined): DtoFastPath | null {
+export function compileDtoFastPath(type: Constructor, groups: readonly string[] | undefined, limits: PayloadLimits): DtoFastPath | null {
   const transformer = transformerMetadata();
   if (transformer === null) return null;
   if (transformer.getStrategy(type) !== 'none' || transformer.getExposedMetadatas(type).length > 0 || transformer.getExcludedMetadatas(type).length > 0) return null;
@@ -113,8 +120,9 @@ export function compileDtoFastPath(type: Constructor, groups: readonly string[] 
             if (constraint.async) return null;
             const instance = constraint.instance as { validate?: unknown } | undefined;
             if (instance === undefined || typeof instance.validate !== 'function') return null;
-            const validate = instance.validate as Check['validate'];
-            checks.push({ metadata, validate: (value, args) => validate.call(instance, value, args) });
+            const method = instance.validate as Check['validate'];
+            const validate: Check['validate'] = (value, args) => method.call(instance, value, args);
+            checks.push({ metadata, validate, native: nativeCheckOf(metadata, validate, type.name) });
           }
           break;
         }
@@ -126,15 +134,32 @@ export function compileDtoFastPath(type: Constructor, groups: readonly string[] 
     plans.push({ name, conditions, checks });
   }
   const declared = new Set(byProperty.keys());
+  // A declared name the inspection would refuse (a forbidden key, or longer than a string may be): the full path reports it.
+  for (const name of declared) if (FORBIDDEN_KEYS.has(name) || name.length > limits.maxStringLength) return null;
+  const { maxProperties, maxStringLength } = limits;
   const Type = type as unknown as new () => Record<string, unknown>;
   const targetName = type.name;
 
   return (payload) => {
     const keys = Object.keys(payload);
+    if (keys.length > maxProperties) return undefined;
     for (const key of keys) {
       if (!declared.has(key)) return undefined;
       const value = payload[key];
-      if (value !== null && typeof value === 'object') return undefined;
+      switch (typeof value) {
+        case 'string':
+          if (value.length > maxStringLength) return undefined;
+          break;
+        case 'number':
+        case 'boolean':
+          break;
+        case 'object':
+          if (value !== null) return undefined;
+          break;
+        default:
+          // undefined (not from JSON), functions, symbols, bigints: the inspection decides.
+          return undefined;
+      }
     }
     const instance = new Type();
     // A constructor may return another object: class-validator then checks that object's class.
@@ -151,8 +176,12 @@ export function compileDtoFastPath(type: Constructor, groups: readonly string[] 
       let applies = true;
       for (const condition of plan.conditions) if (!condition(instance, value)) applies = false;
       if (!applies) continue;
-      for (const { metadata, validate } of plan.checks) {
+      for (const { metadata, validate, native } of plan.checks) {
         if (metadata.validateIf !== undefined && !metadata.validateIf(instance, value)) continue;
+        if (native !== null) {
+          if (!native(value, instance)) return undefined;
+          continue;
+        }
         const args: ValidationArguments = { targetName, property: metadata.propertyName, object: instance, value, constraints: metadata.constraints };
         const valid = validate(value, args);
         // A promise, or anything but true: the full path decides (and words the error).

@@ -36,11 +36,13 @@ const RANGES: Readonly<Record<keyof typeof DEFAULTS, readonly [number, number]>>
  *  2. the whole payload must fit the caps (`maxDepth`, `maxArrayLength`, `maxStringLength`,
  *     `maxProperties`) and hold no `__proto__`, `constructor` or `prototype` key at any depth,
  *     inside objects and arrays (`forbiddenKey`);
- *  3. class-transformer builds the DTO instance and class-validator checks it. A flat payload of
- *     a DTO whose rules are all synchronous single-value constraints is built and checked by a
- *     path compiled once per class from the same metadata and the same constraint objects, and
- *     returned synchronously; anything else, and every payload that path cannot prove valid,
- *     takes the full class-transformer + class-validator path (so refusals read the same).
+ *  3. class-transformer builds the DTO instance and class-validator checks it.
+ * A flat payload of a DTO whose rules are all synchronous single-value constraints takes one walk
+ * for 2 and 3: a path compiled once per class (and pipe) from the same metadata and the same
+ * constraint objects checks the caps and keys as it builds the instance, and returns it
+ * synchronously; anything else, and every payload that path cannot prove valid, takes the
+ * separate inspection and the full class-transformer + class-validator path (so refusals read the
+ * same).
  * A refusal is `WsSecurityException('VALIDATION_FAILED', { fields: [{ path, constraints }] })`:
  * rule names and paths only, never a value. A path segment the DTO does not declare came from
  * the client and is shown as `*` (the three forbidden keys are shown by name).
@@ -107,21 +109,23 @@ export class WsValidationPipe implements PipeTransform<unknown, unknown> {
       this.checkNonDto(value, type, prefix);
       return value;
     }
-    const dto = dtoMetadataOf(type);
     if (!isRootObject(value, type)) throw refusal([{ path: prefix, constraints: ['isObject'] }]);
+    // One walk for a flat payload: the compiled path checks the caps and keys as it builds the instance.
+    let fastPath = this.fastPaths.get(type);
+    if (fastPath === undefined) {
+      fastPath = dtoMetadataOf(type).validated ? compileDtoFastPath(type, this.validatorOptions.groups, this.limits) : null;
+      this.fastPaths.set(type, fastPath);
+    }
+    const instance = fastPath?.(value as Readonly<Record<string, unknown>>);
+    if (instance !== undefined) return instance;
+    const dto = dtoMetadataOf(type);
     const violation = inspectPayload(value, this.limits, acceptsNestedObject);
     if (violation !== null) {
       const path = joinPath(prefix, violation.path.map((s) => (typeof s === 'number' || dto.declared.has(s) || FORBIDDEN_KEYS.has(s) ? s : '*')));
       throw refusal([{ path, constraints: [violation.constraint] }]);
     }
     if (!dto.validated) throw refusal([{ path: prefix, constraints: ['unknownValue'] }]);
-    let fastPath = this.fastPaths.get(type);
-    if (fastPath === undefined) {
-      fastPath = compileDtoFastPath(type, this.validatorOptions.groups);
-      this.fastPaths.set(type, fastPath);
-    }
-    const instance = fastPath?.(value as Readonly<Record<string, unknown>>);
-    return instance !== undefined ? instance : this.validateFully(type, value, prefix);
+    return this.validateFully(type, value, prefix);
   }
 
   /**

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Socket } from 'socket.io';
 import { RESOLVED_OPTIONS } from '../constants.js';
 import { ConnectionLifecycle, describe } from '../connections/connection-lifecycle.js';
 import type { ConnectionSession } from '../connections/connection-session.js';
@@ -12,6 +11,8 @@ import { WsThrottlerStorage, type WsThrottlerStorageRecord } from './ws-throttle
 import { isThenable } from '../utils/is-thenable.js';
 import { ThrottledLog } from '../utils/throttled-log.js';
 import { InboundMessages } from './inbound-messages.js';
+import { hasLocalCounters, type LocalThrottlerCounters } from './local-throttler-counters.interface.js';
+import type { LocalCounter } from './session-traffic.js';
 
 /**
  * Refusals a streak may get without strikes, as a multiple of the rule's limit: a burst of up to
@@ -22,15 +23,6 @@ export const BURST_REFUSALS_PER_LIMIT = 10;
 
 /** The longest a penalty close waits for the socket's pending acks to be answered. */
 export const PENALTY_FLUSH_MS = 5000;
-
-/** A socket's refusals since its last accepted message. */
-interface Streak {
-  /** When the first refusal of the streak was decided, and sent (epoch ms). */
-  readonly startedAt: number;
-  refusals: number;
-  /** Refusals past the grace: the ones that count toward the penalty. */
-  strikes: number;
-}
 
 /** A counter: its scope (`*` is the user's shared budget), limit, window and block duration. */
 export interface WsThrottleRule {
@@ -62,13 +54,12 @@ export class UserMessageBudget {
   private readonly logger = new Logger('RealtimeSecurity');
   /** A failing storage refuses every message: one log line per interval, not one each. */
   private readonly failures = new ThrottledLog(this.logger);
-  private readonly streaks = new WeakMap<Socket, Streak>();
-  /** Sockets being closed for the penalty, with the `retryAfterMs` they are answered with. */
-  private readonly penalized = new WeakMap<Socket, number>();
   /** Each socket's arrivals and unanswered acks, as the message pipeline records them. */
   readonly inbound = new InboundMessages();
   /** The user's shared budget (`rateLimit.messageLimit` per `rateLimit.messageWindowMs`). */
   readonly shared: WsThrottleRule;
+  /** The storage's own counters, when they live in this process: sessions hold theirs. */
+  private readonly local: LocalThrottlerCounters | null;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedRealtimeSecurityOptions,
@@ -78,6 +69,7 @@ export class UserMessageBudget {
   ) {
     const { messageLimit, messageWindowMs } = options.rateLimit;
     this.shared = Object.freeze({ scope: '*', limit: messageLimit, ttl: messageWindowMs, blockDuration: 0 });
+    this.local = hasLocalCounters(storage) ? storage : null;
   }
 
   /** False when message rate limiting is off (`rateLimit.messageLimit: 0`). */
@@ -94,20 +86,53 @@ export class UserMessageBudget {
    */
   charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule = this.shared): void | Promise<void> {
     if (!this.enabled) return;
-    const closing = this.penalized.get(session.socket);
-    if (closing !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing });
+    const traffic = session.traffic;
+    if (traffic.penaltyRetryAfterMs !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: traffic.penaltyRetryAfterMs });
+    if (this.local !== null) {
+      // The session's own counter: no key built, no lookup, no record per message.
+      let retryAfterSeconds: number;
+      try {
+        // Counted at its arrival, stamped by the message path (the clock is read once per message).
+        const at = traffic.lastArrivalAt !== 0 ? traffic.lastArrivalAt : Date.now();
+        retryAfterSeconds = this.local.hit(this.counterOf(session, rule, this.local), rule.ttl, rule.limit, rule.blockDuration, at);
+      } catch (error) {
+        throw this.storageFailed(error);
+      }
+      if (retryAfterSeconds === 0) {
+        if (traffic.streak !== undefined) traffic.streak = undefined;
+        return;
+      }
+      return this.refuse(session, event, retryAfterSeconds, rule);
+    }
     let record: WsThrottlerStorageRecord | Promise<WsThrottlerStorageRecord>;
     try {
-      record = this.storage.increment(`ws:${rule.scope}:${session.userKey}`, rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
+      record = this.storage.increment(counterKey(rule, session), rule.ttl, rule.limit, rule.blockDuration, WS_THROTTLER_NAME);
     } catch (error) {
       throw this.storageFailed(error);
     }
-    // A synchronous storage (the in-memory one) settles the message without a promise.
+    // A synchronous storage settles the message without a promise.
     if (!isThenable(record)) return this.settle(session, event, record, rule);
     // Normalised to a native promise: callers tell a synchronous answer from `instanceof Promise`.
     return Promise.resolve(record).then((settled) => this.settle(session, event, settled, rule), (error: unknown) => {
       throw this.storageFailed(error);
     });
+  }
+
+  /** The session's counter for `rule` in a local storage (fetched again once the storage dropped it). */
+  private counterOf(session: ConnectionSession, rule: WsThrottleRule, local: LocalThrottlerCounters): LocalCounter {
+    const traffic = session.traffic;
+    if (rule === this.shared) {
+      let counter = traffic.sharedCounter;
+      if (counter === undefined || counter.swept) counter = traffic.sharedCounter = local.counterFor(counterKey(rule, session), WS_THROTTLER_NAME);
+      return counter;
+    }
+    const scoped = (traffic.scopedCounters ??= new Map());
+    let counter = scoped.get(rule.scope);
+    if (counter === undefined || counter.swept) {
+      counter = local.counterFor(counterKey(rule, session), WS_THROTTLER_NAME);
+      scoped.set(rule.scope, counter);
+    }
+    return counter;
   }
 
   private storageFailed(error: unknown): WsSecurityException {
@@ -119,31 +144,34 @@ export class UserMessageBudget {
    * While `socket` is being closed for the penalty (everything it sends is refused): the
    * `retryAfterMs` to answer with; `undefined` otherwise.
    */
-  penaltyRetryAfterMs(socket: Socket): number | undefined {
-    return this.penalized.get(socket);
+  penaltyRetryAfterMs(session: ConnectionSession): number | undefined {
+    return session.traffic.penaltyRetryAfterMs;
   }
 
-  /** Accepts the message, or refuses it (and counts a strike toward the penalty once past the grace). */
+  /** A storage's answer: accepts the message, or refuses it. */
   private settle(session: ConnectionSession, event: string | undefined, record: WsThrottlerStorageRecord, rule: WsThrottleRule): void {
-    const socket = session.socket;
     if (!record.isBlocked) {
-      // Only a socket with a streak has an entry: no WeakMap write per accepted message.
-      if (this.streaks.has(socket)) this.streaks.delete(socket);
+      if (session.traffic.streak !== undefined) session.traffic.streak = undefined;
       return;
     }
-    const retryAfterMs = Math.max(1, record.timeToBlockExpire) * 1000;
-    const closing = this.penalized.get(socket);
-    if (closing !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: closing });
+    this.refuse(session, event, record.timeToBlockExpire, rule);
+  }
+
+  /** Refuses the message, and counts a strike toward the penalty once past the grace. */
+  private refuse(session: ConnectionSession, event: string | undefined, retryAfterSeconds: number, rule: WsThrottleRule): never {
+    const { socket, traffic } = session;
+    const retryAfterMs = Math.max(1, retryAfterSeconds) * 1000;
+    if (traffic.penaltyRetryAfterMs !== undefined) throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs: traffic.penaltyRetryAfterMs });
     const now = Date.now();
-    let streak = this.streaks.get(socket);
+    let streak = traffic.streak;
     if (streak === undefined) {
       streak = { startedAt: now, refusals: 0, strikes: 0 };
-      this.streaks.set(socket, streak);
+      traffic.streak = streak;
     }
     streak.refusals += 1;
     // Judged by what the socket has sent, not by when a busy server gets to it: a burst that
     // arrived before the grace ended is forgiven however long its processing takes.
-    const lastArrivalAt = this.inbound.lastArrivalAt(socket) ?? now;
+    const lastArrivalAt = this.inbound.lastArrivalAt(session) ?? now;
     const grace = this.options.rateLimit.strikeGraceMs;
     const inFlight = grace > 0 && lastArrivalAt - streak.startedAt < grace && streak.refusals <= rule.limit * BURST_REFUSALS_PER_LIMIT;
     if (!inFlight) streak.strikes += 1;
@@ -156,7 +184,7 @@ export class UserMessageBudget {
       });
     }
     if (penalty) {
-      this.streaks.delete(socket);
+      traffic.streak = undefined;
       this.penalize(session, retryAfterMs);
     }
     throw new WsSecurityException(SecurityErrorCode.RATE_LIMITED, { retryAfterMs });
@@ -167,11 +195,15 @@ export class UserMessageBudget {
    * was promised (this refusal included) are answered; then it is told and disconnected.
    */
   private penalize(session: ConnectionSession, retryAfterMs: number): void {
-    const socket = session.socket;
-    this.penalized.set(socket, retryAfterMs);
-    void this.inbound.settled(socket, PENALTY_FLUSH_MS).then(() => {
+    session.traffic.penaltyRetryAfterMs = retryAfterMs;
+    void this.inbound.settled(session, PENALTY_FLUSH_MS).then(() => {
       // Handlers of messages without an ack, accepted before the penalty, finish on this turn.
       setImmediate(() => this.lifecycle.terminate(session, SecurityErrorCode.RATE_LIMITED));
     });
   }
+}
+
+/** The storage key of a user's counter for `rule` (`ws:<scope>:<tenant/user>`). */
+function counterKey(rule: WsThrottleRule, session: ConnectionSession): string {
+  return `ws:${rule.scope}:${session.userKey}`;
 }

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { sessionOf } from '../connections/connection-session.js';
+import { sessionOf, type ConnectionSession } from '../connections/connection-session.js';
 import { HandlerCache } from '../utils/handler-cache.js';
 import { isThenable } from '../utils/is-thenable.js';
 import { wsClientOf, wsPatternOf } from '../utils/ws-arguments.js';
@@ -15,8 +15,9 @@ type Handler = (...args: never[]) => unknown;
 /**
  * Message rate limits, keyed by USER (tenant + user id of the authenticated session), so opening
  * more sockets, or spreading them over nodes with a shared storage, buys no extra messages.
- * The module installs it as a global guard (it runs before the gateways' own guards), for every
- * gateway handler; HTTP routes are left alone. In order, for each message:
+ * The module runs it on every gateway handler as one step of the message path (`MessagePipeline`,
+ * before authorization and the gateways' own guards); as a guard of its own it leaves HTTP routes
+ * alone. In order, for each message:
  *  1. `@SkipThrottle()` / `@WsSkipThrottle()` on the handler or gateway: let through;
  *  2. the rule: a handler's (or gateway's) own `@Throttle({ default: { limit, ttl } })` /
  *     `@WsThrottle()` counts against its own counter; every other handler counts against the
@@ -46,14 +47,28 @@ export class WsThrottlerGuard implements CanActivate {
    * synchronously, as the in-memory one does; a promise otherwise.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (context.getType() !== 'ws' || !this.budget.enabled || this.isSkipped(context)) return true;
+    if (context.getType() !== 'ws') return true;
+    const rule = this.ruleOf(context);
+    if (rule === null) return true;
     const session = sessionOf(wsClientOf(context));
     if (session === undefined) throw new WsSecurityException(SecurityErrorCode.UNAUTHORIZED);
-    const pattern = wsPatternOf(context);
-    const event = typeof pattern === 'string' ? pattern : undefined;
-    const rule = this.ruleFor(context);
-    const charged = isThenable(rule) ? Promise.resolve(rule).then((resolved) => this.budget.charge(session, event, resolved)) : this.budget.charge(session, event, rule);
+    const charged = this.charge(session, eventOf(context), rule);
     return charged instanceof Promise ? charged.then(() => true) : true;
+  }
+
+  /**
+   * The counter a gateway handler's messages are charged to: `null` when they are not counted
+   * (`@SkipThrottle()`, or message limits off); a promise when a value is computed per message.
+   * The message path reads it once per handler when it is static.
+   */
+  ruleOf(context: ExecutionContext): WsThrottleRule | null | Promise<WsThrottleRule> {
+    if (!this.budget.enabled || this.isSkipped(context)) return null;
+    return this.ruleFor(context);
+  }
+
+  /** Counts one message of `session` against `rule` (settled once the rule is). */
+  charge(session: ConnectionSession, event: string | undefined, rule: WsThrottleRule | Promise<WsThrottleRule>): void | Promise<void> {
+    return isThenable(rule) ? Promise.resolve(rule).then((resolved) => this.budget.charge(session, event, resolved)) : this.budget.charge(session, event, rule);
   }
 
   /** `@SkipThrottle()` / `@WsSkipThrottle()` on the handler or its gateway (read once per handler). */
@@ -110,4 +125,9 @@ async function numberOf(name: string, value: Resolvable, context: ExecutionConte
     throw new Error(`WsThrottlerGuard: the throttle \`${name}\` of ${context.getClass().name}.${context.getHandler().name} is not a non-negative number. Fix its @Throttle()/@WsThrottle() value.`);
   }
   return resolved;
+}
+
+function eventOf(context: ExecutionContext): string | undefined {
+  const pattern = wsPatternOf(context);
+  return typeof pattern === 'string' ? pattern : undefined;
 }

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import type { ArgumentMetadata } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
+import { getMetadataStorage, validate, type ValidationError } from 'class-validator';
 import fc from 'fast-check';
 import type { FieldError } from '../../lib/exceptions/ws-security.exception.js';
 import { WsSecurityException, WsValidationPipe } from '../../lib/index.js';
 import { compileDtoFastPath } from '../../lib/pipes/dto-fast-path.js';
+import { inspectPayload, type PayloadLimits } from '../../lib/pipes/payload.inspector.js';
 import {
   AsyncDto,
   BaseDto,
@@ -278,6 +279,18 @@ const CASES: readonly Case[] = [
 // Tests
 // ---------------------------------------------------------------------------------------------
 
+/** WsValidationPipe's default caps. */
+const LIMITS: PayloadLimits = { maxDepth: 8, maxArrayLength: 256, maxStringLength: 8192, maxProperties: 64 };
+/**
+ * Caps the generated payloads often break: no nesting, two keys, and strings no longer than the
+ * class's longest property name (shorter would leave the class without a fast path).
+ */
+function tightLimits(type: Dto): PayloadLimits {
+  const names = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false).map((m) => m.propertyName.length);
+  return { maxDepth: 1, maxArrayLength: 0, maxStringLength: Math.max(1, ...names), maxProperties: 2 };
+}
+const plainOnly = (value: object) => Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+
 /** Only GroupsDto has rules in group `a` (or `always`); every other class has none there. */
 const GROUP_A_COMPILES: ReadonlySet<Dto> = new Set([GroupsDto]);
 
@@ -288,8 +301,8 @@ describe('compileDtoFastPath: which classes get a fast path', () => {
     ['UndecoratedDefaultDto', UndecoratedDefaultDto],
     ['BaseDto', BaseDto], ['ChildDto', ChildDto], ['GroupsDto', GroupsDto],
   ] as const)('compiles %s', (_label, type: Dto) => {
-    expect(compileDtoFastPath(type, undefined)).toEqual(expect.any(Function));
-    expect(compileDtoFastPath(type, ['a'])).toEqual(GROUP_A_COMPILES.has(type) ? expect.any(Function) : null);
+    expect(compileDtoFastPath(type, undefined, LIMITS)).toEqual(expect.any(Function));
+    expect(compileDtoFastPath(type, ['a'], LIMITS)).toEqual(GROUP_A_COMPILES.has(type) ? expect.any(Function) : null);
   });
 
   it.each([
@@ -298,14 +311,14 @@ describe('compileDtoFastPath: which classes get a fast path', () => {
     ['TransformDto (@Transform)', TransformDto], ['ExposeDto (@Expose)', ExposeDto], ['ExcludeDto (@Exclude)', ExcludeDto],
     ['GetterDto (getter on the prototype)', GetterDto], ['NoRulesDto (no rules)', NoRulesDto],
   ] as const)('does not compile %s', (_label, type: Dto) => {
-    expect(compileDtoFastPath(type, undefined)).toBeNull();
-    expect(compileDtoFastPath(type, ['a'])).toBeNull();
+    expect(compileDtoFastPath(type, undefined, LIMITS)).toBeNull();
+    expect(compileDtoFastPath(type, ['a'], LIMITS)).toBeNull();
   });
 });
 
 describe('compileDtoFastPath property: never accepts what the full path refuses, and builds the same instance', () => {
   it.each(CASES.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
-    const fast = compileDtoFastPath(c.type, c.groups);
+    const fast = compileDtoFastPath(c.type, c.groups, LIMITS);
     if (fast === null) throw new Error(`${c.label} did not compile`);
     const seen = { full: 0, fast: 0 };
     await fc.assert(fc.asyncProperty(withNestedConstructorKeys(payloads(c.values, c.halfPresent)), async (payload) => {
@@ -331,6 +344,29 @@ describe('compileDtoFastPath property: never accepts what the full path refuses,
       expect(seen.full).toBeGreaterThan(RUNS * 0.1);
       expect(seen.fast).toBeGreaterThanOrEqual(Math.ceil(seen.full * c.minShare));
     }
+  });
+});
+
+describe('compileDtoFastPath property: the caps and forbidden keys in the same walk', () => {
+  it.each(CASES.map((c) => [c.label, c] as const))('%s: never accepts what the inspection refuses, with caps it often breaks', (_label, c) => {
+    const limits = tightLimits(c.type);
+    const fast = compileDtoFastPath(c.type, c.groups, limits);
+    if (fast === null) throw new Error(`${c.label} did not compile`);
+    const seen = { refused: 0, fast: 0 };
+    fc.assert(fc.property(withNestedConstructorKeys(payloads(c.values, c.halfPresent)), (payload) => {
+      const refused = inspectPayload(payload, limits, plainOnly) !== null;
+      if (refused) seen.refused += 1;
+      const instance = fast(payload);
+      if (instance === undefined) return;
+      seen.fast += 1;
+      expect(refused).toBe(false);
+    }), params);
+    // The caps were broken often enough to mean something.
+    expect(seen.refused).toBeGreaterThan(RUNS * 0.1);
+  });
+
+  it('does not compile a class declaring a property the inspection refuses by name', () => {
+    expect(compileDtoFastPath(StringRulesDto, undefined, { ...LIMITS, maxStringLength: 3 })).toBeNull();
   });
 });
 

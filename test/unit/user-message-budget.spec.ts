@@ -72,10 +72,10 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
 
   it('forgives the refusals of a burst that arrived within the grace, however late they are decided', async () => {
     await withClock(1_000_000, async (clock) => {
-      const { budget, session, socket, terminated } = setup(new InMemoryThrottlerStorage(), rate);
+      const { budget, session, terminated } = setup(new InMemoryThrottlerStorage(), rate);
       const arrivals = Array.from({ length: 100 }, () => ['ping']);
       // The whole burst arrives at once...
-      for (const event of arrivals) budget.inbound.track(socket, event);
+      for (const event of arrivals) budget.inbound.track(session, event);
       // ...and a busy server decides it over 5 s: 10 accepted, 90 refused, no strike.
       const codes: string[] = [];
       for (let i = 0; i < 100; i++) {
@@ -86,15 +86,15 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
       expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(90);
       await turn();
       expect(terminated).toEqual([]);
-      expect(budget.penaltyRetryAfterMs(socket)).toBeUndefined();
+      expect(budget.penaltyRetryAfterMs(session)).toBeUndefined();
     });
   });
 
   it('counts strikes for what arrives after the grace and closes past `strikes`; then refuses everything with retryAfterMs', async () => {
     await withClock(1_000_000, async (clock) => {
-      const { budget, session, socket, terminated } = setup(new InMemoryThrottlerStorage(), rate);
+      const { budget, session, terminated } = setup(new InMemoryThrottlerStorage(), rate);
       const send = () => {
-        budget.inbound.track(socket, ['ping']);
+        budget.inbound.track(session, ['ping']);
         return codeOf(() => budget.charge(session, 'ping'));
       };
       for (let i = 0; i < 10; i++) expect(await send()).toBe('passed');
@@ -108,7 +108,7 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
       await turn();
       expect(terminated).toEqual([]);
       expect(await send()).toBe('RATE_LIMITED');
-      expect(budget.penaltyRetryAfterMs(socket)).toBeGreaterThanOrEqual(1000);
+      expect(budget.penaltyRetryAfterMs(session)).toBeGreaterThanOrEqual(1000);
       await turn();
       expect(terminated).toEqual(['RATE_LIMITED']);
       // Being closed: refused without the storage.
@@ -117,13 +117,13 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
   });
 
   it('forgives at most 10 x the limit refusals within the grace: an endless burst is still cut off', async () => {
-    const { budget, session, socket, terminated } = setup(new InMemoryThrottlerStorage(), rate);
+    const { budget, session, terminated } = setup(new InMemoryThrottlerStorage(), rate);
     const codes: string[] = [];
     for (let i = 0; i < 10 + 100 + 3; i++) {
-      budget.inbound.track(socket, ['ping']);
+      budget.inbound.track(session, ['ping']);
       codes.push(await codeOf(() => budget.charge(session, 'ping')));
     }
-    expect(budget.penaltyRetryAfterMs(socket)).toBeGreaterThan(0);
+    expect(budget.penaltyRetryAfterMs(session)).toBeGreaterThan(0);
     await turn();
     expect(terminated).toEqual(['RATE_LIMITED']);
     expect(codes.filter((c) => c === 'passed')).toHaveLength(10);
@@ -131,9 +131,9 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
 
   it('an accepted message ends the streak', async () => {
     await withClock(1_000_000, async (clock) => {
-      const { budget, session, socket, terminated } = setup(new InMemoryThrottlerStorage(), { ...rate, messageLimit: 1, messageWindowMs: 1000 });
+      const { budget, session, terminated } = setup(new InMemoryThrottlerStorage(), { ...rate, messageLimit: 1, messageWindowMs: 1000 });
       const send = () => {
-        budget.inbound.track(socket, ['ping']);
+        budget.inbound.track(session, ['ping']);
         return codeOf(() => budget.charge(session, 'ping'));
       };
       expect(await send()).toBe('passed');
@@ -150,11 +150,11 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
   });
 
   it('a penalty close waits for the acks already promised, and every one is answered first', async () => {
-    const { budget, session, socket, terminated } = setup(new InMemoryThrottlerStorage(), { ...rate, strikeGraceMs: 0, strikes: 0 });
+    const { budget, session, terminated } = setup(new InMemoryThrottlerStorage(), { ...rate, strikeGraceMs: 0, strikes: 0 });
     const answered: unknown[] = [];
     const event: unknown[] = ['ping', {}, (body: unknown) => answered.push(body)];
-    budget.inbound.track(socket, event);
-    expect(budget.inbound.pending(socket)).toBe(1);
+    budget.inbound.track(session, event);
+    expect(budget.inbound.pending(session)).toBe(1);
     for (let i = 0; i < 10; i++) expect(await codeOf(() => budget.charge(session, 'ping'))).toBe('passed');
     expect(await codeOf(() => budget.charge(session, 'ping'))).toBe('RATE_LIMITED');
     await turn();
@@ -162,7 +162,7 @@ describe('UserMessageBudget penalty (THREATS 40)', () => {
     expect(terminated).toEqual([]);
     (event[2] as (body: unknown) => void)({ ok: true });
     expect(answered).toEqual([{ ok: true }]);
-    expect(budget.inbound.pending(socket)).toBe(0);
+    expect(budget.inbound.pending(session)).toBe(0);
     await turn();
     await turn();
     expect(terminated).toEqual(['RATE_LIMITED']);
