@@ -25,7 +25,9 @@ interface Member {
  * app's instances.
  */
 class GatewaySlot {
-  readonly members = new Set<Member>();
+  private readonly members = new Set<Member>();
+  /** The member when there is exactly one (the usual case: no iteration per message). */
+  private only: Member | undefined = undefined;
 
   readonly guard: CanActivate = {
     canActivate: (context: ExecutionContext) => {
@@ -57,9 +59,19 @@ class GatewaySlot {
    * session is open); with several, the one holding the session.
    */
   private owner(session: ConnectionSession): Member | undefined {
-    if (this.members.size === 1) return this.members.values().next().value;
+    if (this.only !== undefined) return this.only;
     for (const member of this.members) if (member.pipeline.owns(session)) return member;
     return undefined;
+  }
+
+  add(member: Member): void {
+    this.members.add(member);
+    this.only = this.members.size === 1 ? member : undefined;
+  }
+
+  delete(member: Member): void {
+    this.members.delete(member);
+    this.only = this.members.size === 1 ? this.members.values().next().value : undefined;
   }
 }
 
@@ -92,14 +104,14 @@ export class GatewaySecurityEnhancer implements OnModuleDestroy {
       }
       prependClassGuard(gateway, slot.guard);
       prependClassFilter(gateway, slot.filter);
-      slot.members.add(this.member);
+      slot.add(this.member);
       this.slots.push(slot);
       this.enhanced.push(gateway);
     }
   }
 
   onModuleDestroy(): void {
-    for (const slot of this.slots) slot.members.delete(this.member);
+    for (const slot of this.slots) slot.delete(this.member);
     this.slots.length = 0;
   }
 }

@@ -4,6 +4,8 @@ import type { LocalCounter } from './session-traffic.js';
 import type { WsThrottlerStorage, WsThrottlerStorageRecord } from './ws-throttler-storage.interface.js';
 
 interface Counter extends LocalCounter {
+  /** Its key in the map. */
+  readonly id: string;
   /** Expiry times of the counted hits, oldest first, from `head` on; never more than the limit live. */
   readonly hits: number[];
   /** Index of the oldest live hit: expired hits are skipped, and cut off in bulk (amortised O(1)). */
@@ -58,7 +60,14 @@ export class InMemoryThrottlerStorage implements WsThrottlerStorage, LocalThrott
     // Counted when it arrived; never before a hit already counted (the log stays in order).
     const now = at > counter.lastAt ? at : counter.lastAt;
     counter.lastAt = now;
-    if (now - this.lastSweep >= SWEEP_EVERY_MS) this.sweep(now);
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.sweep(now);
+      // Idle until now, it was just dropped: it is the key's counter again (no other was made since).
+      if (counter.swept) {
+        counter.swept = false;
+        this.counters.set(counter.id, counter);
+      }
+    }
     const live = advance(counter, now);
     if (counter.blockedUntil > now) return Math.max(1, seconds(counter.blockedUntil - now));
     if (live >= limit) {
@@ -80,7 +89,7 @@ export class InMemoryThrottlerStorage implements WsThrottlerStorage, LocalThrott
   private counterAt(id: string): Counter {
     let counter = this.counters.get(id);
     if (counter === undefined) {
-      counter = { hits: [], head: 0, blockedUntil: 0, lastAt: 0, swept: false };
+      counter = { id, hits: [], head: 0, blockedUntil: 0, lastAt: 0, swept: false };
       this.counters.set(id, counter);
     }
     return counter;

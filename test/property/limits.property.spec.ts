@@ -22,6 +22,49 @@ async function withClock(start: number, body: (clock: { readonly now: number; ad
   }
 }
 
+describe('InMemoryThrottlerStorage: the counters sessions hold (counterFor / hit)', () => {
+  it('answers what `increment` answers, on the same counter, in any interleaving, across a sweep', async () => {
+    const op = fc.record({ advance: fc.oneof(fc.nat({ max: 400 }), fc.constant(61_000)), via: fc.constantFrom('hit', 'increment'), blockDuration: fc.constantFrom(0, 0, 700) });
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 100, max: 2000 }), fc.array(op, { maxLength: 100 }), async (limit, ttl, ops) => {
+      await withClock(1_000_000, async (clock) => {
+        const held = new InMemoryThrottlerStorage();
+        const model = new InMemoryThrottlerStorage();
+        let counter = held.counterFor('k', 'ws');
+        for (const { advance, via, blockDuration } of ops) {
+          clock.advance(advance);
+          // A session fetches its counter again once the storage swept it (idle past a minute).
+          if (counter.swept) counter = held.counterFor('k', 'ws');
+          const expected = model.increment('k', ttl, limit, blockDuration, 'ws');
+          const retryAfter = via === 'hit'
+            ? held.hit(counter, ttl, limit, blockDuration, clock.now)
+            : (() => { const r = held.increment('k', ttl, limit, blockDuration, 'ws'); return r.isBlocked ? Math.max(1, r.timeToBlockExpire) : 0; })();
+          expect(retryAfter).toBe(expected.isBlocked ? Math.max(1, expected.timeToBlockExpire) : 0);
+        }
+        // Nothing is kept for a counter nobody uses: swept like any other.
+        clock.advance(120_000);
+        held.increment('other', ttl, limit, 0, 'ws');
+        clock.advance(61_000);
+        held.increment('other', ttl, limit, 0, 'ws');
+        expect(held.size).toBe(1);
+        expect(counter.swept).toBe(true);
+      });
+    }), { numRuns: 300 });
+  });
+
+  it('counts a hit stamped before one already counted at the later time (the log stays in order)', async () => {
+    await withClock(1_000_000, async () => {
+      const storage = new InMemoryThrottlerStorage();
+      const counter = storage.counterFor('k', 'ws');
+      expect(storage.hit(counter, 1000, 2, 0, 1_000_500)).toBe(0);
+      // Arrived earlier on another socket of the same user, charged later: counted at 1_000_500.
+      expect(storage.hit(counter, 1000, 2, 0, 1_000_000)).toBe(0);
+      expect(storage.hit(counter, 1000, 2, 0, 1_001_400)).toBe(1);
+      // Both hits leave the window together, at 1_001_500.
+      expect(storage.hit(counter, 1000, 2, 0, 1_001_500)).toBe(0);
+    });
+  });
+});
+
 describe('InMemoryThrottlerStorage (sliding window)', () => {
   it('accepts exactly `limit` hits in any window of `ttl`, whatever the timing', async () => {
     const step = fc.record({ advance: fc.nat({ max: 400 }), key: fc.constantFrom('a', 'b') });
