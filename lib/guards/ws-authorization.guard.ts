@@ -18,7 +18,9 @@ import { wsClientOf, wsDataOf, wsPatternOf } from '../utils/ws-arguments.js';
 const MAX_RECHECKS = 3;
 
 /**
- * Runs before every gateway handler (the module installs it on every gateway), in order:
+ * Authorization of a gateway handler's message. The module runs its steps (the ban check and
+ * `authorize`) inside the one-pass message path (`MessagePipeline`, steps 6 and 8); as a guard of
+ * its own (`@UseGuards(WsAuthorizationGuard)`), in order:
  *  1. the socket has an open, unexpired session (`UNAUTHORIZED` / `TOKEN_EXPIRED`);
  *  2. the user is not banned (`BANNED`, and the socket closes);
  *  3. the handler's rule: `@WsPublic()` passes; no decorator is denied (`FORBIDDEN`);
@@ -90,12 +92,6 @@ export class WsAuthorizationGuard implements CanActivate {
       return true;
     }
     this.throwForbidden(session, event, rule.permission);
-  }
-
-  /** True when this guard's app owns the socket (several apps may share a gateway class in one process). */
-  owns(socket: Socket): boolean {
-    const session = sessionOf(socket);
-    return session !== undefined && this.lifecycle.holds(session);
   }
 
   /** Steps 1 and 2: the live session, or a coded refusal. */
