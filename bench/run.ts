@@ -57,7 +57,7 @@ interface Settings {
 }
 
 const QUICK: Settings = {
-  rounds: 6, roundsPerGeneration: 2, closedSockets: 32, closedWarmupMs: 300, closedMeasureMs: 600, openSockets: 16, openWarmupMs: 300, openMeasureMs: 1000,
+  rounds: 4, roundsPerGeneration: 2, closedSockets: 32, closedWarmupMs: 300, closedMeasureMs: 600, openSockets: 16, openWarmupMs: 300, openMeasureMs: 1000,
   handshakeParallel: 32, handshakeMs: 600, memoryConnections: 400, churnWaves: 10, churnConnections: 60, settleMs: 2100, dispatchRounds: 8, dispatchBatchMs: 100,
 };
 const FULL: Settings = {
