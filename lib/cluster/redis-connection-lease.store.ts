@@ -83,8 +83,9 @@ export class RedisConnectionLeaseStore implements ConnectionLeaseStore {
     try {
       // Behind an acquire of unknown outcome (same connection, so it runs after it): EVAL, so it
       // takes effect even if this call times out too.
-      if (this.uncertain.delete(field)) await LEASE_RELEASE.runOnce(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
-      else await LEASE_RELEASE.run(this.redis.commands, this.keysFor(userKey), [leaseId, field]);
+      // With the presence close of the same connection when it comes in the same turn (one script).
+      const once = this.uncertain.delete(field);
+      await this.redis.disconnects.release(this.nodeId, userKey, leaseId, this.keysFor(userKey), [leaseId, field], once);
       this.unreleased.delete(field);
     } catch (error) {
       // Redis is unreachable or slow: the slot is gone here; the maintenance loop retries the

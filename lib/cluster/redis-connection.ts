@@ -4,6 +4,8 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ResolvedRedisOptions } from '../interfaces/resolved-options.interface.js';
 import { RedisErrorLog } from './redis-error-log.js';
 import { RedisKeys } from './redis-keys.js';
+import { coalesceWrites } from './write-coalescing.js';
+import { DisconnectWrites } from './disconnect-writes.js';
 
 /** What `@socket.io/redis-adapter` builds: the `adapter` server option. */
 export type SocketIoAdapterFactory = ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
@@ -21,7 +23,8 @@ const QUIT_MS = 1000;
  * Cluster, or by `duplicate()` of the client (a `Redis` or a `Cluster`) the app passed (which is
  * never closed here):
  * - `commands`: stores, heartbeats, bus writes. No offline queue and a command timeout, so
- *   while Redis is unreachable a call fails at once (a handshake is refused, never left hanging);
+ *   while Redis is unreachable a call fails at once (a handshake is refused, never left hanging).
+ *   The commands of one event-loop turn leave in one write (`coalesceWrites`);
  * - `reader`: the blocking reads of the cross-node bus;
  * - two for `@socket.io/redis-adapter`, created on first use: pub/sub on a single Redis, the
  *   sharded adapter (SPUBLISH/SSUBSCRIBE, one subscriber per master) on a cluster.
@@ -43,12 +46,16 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly reader: RedisClient;
   /** True on a Redis Cluster. */
   readonly cluster: boolean;
+  /** A connection's slot release and presence close, in one script when they come together. */
+  readonly disconnects = new DisconnectWrites(this);
 
   constructor(readonly settings: ResolvedRedisOptions, private readonly nodeId: string = settings.nodeName) {
     this.keys = new RedisKeys(settings.keyPrefix);
     this.cluster = settings.nodes !== null || isCluster(settings.client);
     const timeouts: RedisOptions = { commandTimeout: settings.commandTimeoutMs, connectTimeout: Math.max(1000, settings.commandTimeoutMs) };
     this.commands = this.open('commands', { ...timeouts, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    // Handshakes of one event-loop turn share a write (and Redis's reply packet).
+    coalesceWrites(this.commands);
     // Blocking reads: no command timeout (the block itself is bounded), fail fast while down.
     this.reader = this.open('bus-reader', { connectTimeout: timeouts.connectTimeout, commandTimeout: undefined, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
     let everReady = false;

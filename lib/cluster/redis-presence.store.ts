@@ -79,7 +79,9 @@ export class RedisPresenceStore implements PresenceStore, RoomPresenceStore {
   async connectionClosed(connection: PresenceConnection, at: number): Promise<PresenceTransition> {
     const field = presenceField(connection);
     if (connection.nodeId === this.nodeId) this.local.delete(field);
-    const reply = await PRESENCE_CLOSE.run(this.redis.commands, this.keysFor(connection), [connection.leaseId, at, '', connection.userId, field, this.offlineTtl]);
+    // With the slot release of the same connection when it comes in the same turn (one script).
+    const reply = await this.redis.disconnects.close(connection.nodeId, userKey(connection.tenantId, connection.userId), connection.leaseId,
+      this.keysFor(connection), [connection.leaseId, at, '', connection.userId, field, this.offlineTtl]);
     return transition(connection.tenantId, connection.userId, reply);
   }
 

@@ -44,11 +44,15 @@ redis.call('HDEL', KEYS[2], ARGV[2])
 return 1
 `);
 
-/** Shared tail of the presence scripts: the user's record after the call. */
-const PRESENCE_RECORD = `
-local rec = redis.call('HMGET', KEYS[2], 'since', 'lastSeen')
-return {change, redis.call('HLEN', KEYS[1]), rec[1] or '', rec[2] or '', redis.call('EXISTS', KEYS[2])}
+/**
+ * Shared tail of the presence scripts: the user's record after the call. `k` shifts the KEYS it
+ * reads (a script that first works on other keys passes the presence keys after them).
+ */
+const presenceRecord = (k = 0) => `
+local rec = redis.call('HMGET', KEYS[${k + 2}], 'since', 'lastSeen')
+return {change, redis.call('HLEN', KEYS[${k + 1}]), rec[1] or '', rec[2] or '', redis.call('EXISTS', KEYS[${k + 2}])}
 `;
+const PRESENCE_RECORD = presenceRecord();
 
 /**
  * A connection opened.
@@ -69,19 +73,20 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
 end
 ${PRESENCE_RECORD}`);
 
-/** Shared body of close and reap: drop one connection; the last one takes the user offline. */
-const PRESENCE_DROP = `
+/** Shared body of close and reap: drop one connection; the last one takes the user offline. `k`, `a` shift KEYS and ARGV. */
+const presenceDrop = (k = 0, a = 0) => `
 local change = 'none'
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[5])
-if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('HDEL', KEYS[2], 'since')
-  redis.call('HSET', KEYS[2], 'lastSeen', ARGV[2])
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
-  redis.call('ZREM', KEYS[3], ARGV[4])
+local removed = redis.call('HDEL', KEYS[${k + 1}], ARGV[${a + 1}])
+redis.call('HDEL', KEYS[${k + 4}], ARGV[${a + 5}])
+if removed == 1 and redis.call('HLEN', KEYS[${k + 1}]) == 0 then
+  redis.call('HDEL', KEYS[${k + 2}], 'since')
+  redis.call('HSET', KEYS[${k + 2}], 'lastSeen', ARGV[${a + 2}])
+  redis.call('EXPIRE', KEYS[${k + 2}], tonumber(ARGV[${a + 6}]))
+  redis.call('ZREM', KEYS[${k + 3}], ARGV[${a + 4}])
   change = 'offline'
 end
 `;
+const PRESENCE_DROP = presenceDrop();
 
 /**
  * A connection closed (idempotent; an unknown one creates nothing).
@@ -89,6 +94,18 @@ end
  * ARGV: lease id, at, (unused), user id, node-index field, offline record TTL (s).
  */
 export const PRESENCE_CLOSE = new RedisScript(`${PRESENCE_DROP}${PRESENCE_RECORD}`);
+
+/**
+ * A connection ended: its slot is given back and its presence entry closed, in one script (the
+ * lease and presence keys of a user share the `{u<bucket>}` tag). Each half is exactly
+ * LEASE_RELEASE and PRESENCE_CLOSE, so running them together changes nothing but the round trip.
+ * KEYS: user leases, node leases, then PRESENCE_CLOSE's four. ARGV: lease id, lease node-index
+ * field, then PRESENCE_CLOSE's six. Returns as PRESENCE_CLOSE.
+ */
+export const LEASE_RELEASE_PRESENCE_CLOSE = new RedisScript(`
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
+${presenceDrop(2, 2)}${presenceRecord(2)}`);
 
 /**
  * Close a dead node's connection (only if the connection is still that node's). The caller checks

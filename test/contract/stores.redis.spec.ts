@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { RedisConnectionLeaseStore } from '../../lib/cluster/redis-connection-lease.store.js';
 import type { RedisConnection } from '../../lib/cluster/redis-connection.js';
 import { RedisModerationStore } from '../../lib/cluster/redis-moderation.store.js';
 import { RedisPresenceStore } from '../../lib/cluster/redis-presence.store.js';
 import { RedisThrottlerStorage } from '../../lib/cluster/redis-throttler.storage.js';
+import { userKey } from '../../lib/utils/user-key.js';
 import { deleteKeys, openConnection, releaseTestRedis, testRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { describeConnectionLeaseStoreContract } from './connection-lease-store.contract.js';
 import { describePresenceStoreContract, describeRoomPresenceStoreContract } from './presence-store.contract.js';
@@ -103,6 +105,88 @@ describe('Redis presence across nodes', () => {
     const changes = await store.resync(7000);
     expect(changes.map((c) => [c.change, c.record.lastSeen])).toEqual([['offline', 7000]]);
     expect(await store.get('rs', 'u1')).toMatchObject({ status: 'offline', connections: 0 });
+  });
+});
+
+describe('Redis connection end: slot release and presence close together', () => {
+  const conn = (userId: string, leaseId: string) => ({ tenantId: 'end', userId, leaseId, nodeId: 'end-node' });
+  /** Scripts run (each starts as one EVALSHA; an EVAL follows only when Redis did not know the script yet). */
+  const scriptCalls = () => {
+    const evalsha = jest.spyOn(connection.commands, 'evalsha');
+    return { count: () => evalsha.mock.calls.length, restore: () => evalsha.mockRestore() };
+  };
+
+  it('issued in the same turn for one connection, they run as one script with the effect of both', async () => {
+    const leases = new RedisConnectionLeaseStore(connection, 'end-node');
+    const presence = new RedisPresenceStore(connection, 'end-node');
+    const key = userKey('end', 'one');
+    expect(await leases.acquire(key, 'e1', 3)).toBe(true);
+    await presence.connectionOpened(conn('one', 'e1'), 1000);
+    const calls = scriptCalls();
+    try {
+      const [, closed] = await Promise.all([leases.release(key, 'e1'), presence.connectionClosed(conn('one', 'e1'), 2000)]);
+      expect(calls.count()).toBe(1);
+      expect(closed).toMatchObject({ change: 'offline', record: { status: 'offline', connections: 0, lastSeen: 2000 } });
+    } finally {
+      calls.restore();
+    }
+    expect(await leases.count(key)).toBe(0);
+    expect(await presence.get('end', 'one')).toMatchObject({ status: 'offline', lastSeen: 2000 });
+    const bucket = connection.keys.bucketOf(key);
+    expect(await connection.commands.hlen(connection.keys.nodeLeases('end-node', bucket))).toBe(0);
+    expect(await connection.commands.hlen(connection.keys.nodePresence('end-node', bucket))).toBe(0);
+    expect(await presence.countOnline('end')).toBe(0);
+  });
+
+  it('writes of different connections, or of different nodes, each run their own script', async () => {
+    const leases = new RedisConnectionLeaseStore(connection, 'end-node');
+    const presence = new RedisPresenceStore(connection, 'end-node');
+    const other = new RedisPresenceStore(connection, 'end-other');
+    const key = userKey('end', 'two');
+    await leases.acquire(key, 'e2', 3);
+    await leases.acquire(key, 'e3', 3);
+    await presence.connectionOpened(conn('two', 'e3'), 1000);
+    await other.connectionOpened({ ...conn('two', 'e2'), nodeId: 'end-other' }, 1000);
+    const calls = scriptCalls();
+    try {
+      const [, closedOther, closed] = await Promise.all([
+        leases.release(key, 'e2'),
+        other.connectionClosed({ ...conn('two', 'e2'), nodeId: 'end-other' }, 1500),
+        presence.connectionClosed(conn('two', 'e3'), 2000),
+      ]);
+      expect(calls.count()).toBe(3);
+      expect(closedOther.change).toBe('none');
+      expect(closed).toMatchObject({ change: 'offline', record: { lastSeen: 2000 } });
+    } finally {
+      calls.restore();
+    }
+    expect(await connection.commands.hkeys(connection.keys.userLeases(key))).toEqual(['e3']);
+    await leases.release(key, 'e3');
+    expect(await leases.count(key)).toBe(0);
+  });
+
+  it('a failure of the joint script reaches both: the release is kept for the retry, the close rejects', async () => {
+    const leases = new RedisConnectionLeaseStore(connection, 'end-node');
+    const presence = new RedisPresenceStore(connection, 'end-node');
+    const key = userKey('end', 'three');
+    await leases.acquire(key, 'e4', 3);
+    await presence.connectionOpened(conn('three', 'e4'), 1000);
+    const evalsha = jest.spyOn(connection.commands, 'evalsha').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const [released, closed] = await Promise.allSettled([leases.release(key, 'e4'), presence.connectionClosed(conn('three', 'e4'), 2000)]);
+      expect(released.status).toBe('fulfilled');
+      expect(closed.status).toBe('rejected');
+      expect(evalsha).toHaveBeenCalledTimes(1);
+    } finally {
+      evalsha.mockRestore();
+    }
+    // Neither half ran: the slot and the connection are both still there.
+    expect(await leases.count(key)).toBe(1);
+    expect(await presence.get('end', 'three')).toMatchObject({ status: 'online', connections: 1 });
+    expect(leases.unconfirmedReleases).toBe(1);
+    expect(await leases.retryReleases()).toBe(1);
+    expect(await leases.count(key)).toBe(0);
+    expect((await presence.connectionClosed(conn('three', 'e4'), 2500)).change).toBe('offline');
   });
 });
 
